@@ -1,0 +1,170 @@
+#include "actors/control.hpp"
+
+#include <thread>
+#include <unistd.h>
+
+#include "actors/limits.hpp"
+#include "net/log.hpp"
+
+namespace balance {
+
+namespace {
+
+constexpr auto ask_timeout = std::chrono::seconds(3);
+constexpr auto drain_timeout = std::chrono::seconds(3);
+
+struct show_collector {
+  caf::typed_response_promise<snapshot> rp;
+  snapshot result;
+  std::size_t pending = 0;
+  bool failed = false;
+
+  void done_one() {
+    if (--pending > 0)
+      return;
+    if (failed) {
+      rp.deliver(caf::make_error(caf::sec::request_timeout));
+      return;
+    }
+    std::sort(result.channels.begin(), result.channels.end(),
+              [](const channel_status& a, const channel_status& b) {
+                return a.group != b.group ? a.group < b.group
+                                          : a.index < b.index;
+              });
+    rp.deliver(std::move(result));
+  }
+};
+
+// A name becomes its numeric address here (this actor is detached, so the
+// lookup blocks nobody); the scheduler only ever parses numbers.
+void resolve_in_place(std::string& host) {
+  std::string error;
+  if (auto ep = net::resolve_host(host, net::family::any, error))
+    host = ep->address_text();
+}
+
+} // namespace
+
+bool secret_matches(const std::string& expected, const std::string& given) {
+  if (expected.empty() || expected.size() != given.size())
+    return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
+  return diff == 0;
+}
+
+control_actor::behavior_type control(control_pointer self,
+                                     control_config config) {
+  self->state.config = std::move(config);
+  self->state.started = std::chrono::steady_clock::now();
+  return {
+    [=](show_atom, const std::string& secret) -> caf::result<snapshot> {
+      auto& cfg = self->state.config;
+      if (!secret_matches(cfg.secret, secret))
+        return refused_error();
+      auto collector = std::make_shared<show_collector>();
+      collector->rp = self->make_response_promise<snapshot>();
+      auto& snap = collector->result;
+      snap.version = version_string;
+      snap.max_groups = static_cast<uint32_t>(max_groups);
+      snap.max_channels = static_cast<uint32_t>(max_channels);
+      snap.pid = static_cast<int32_t>(::getpid());
+      snap.uptime_seconds = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::steady_clock::now() - self->state.started)
+          .count());
+      collector->pending = cfg.directory->groups.size() + 1;
+      for (auto& group : cfg.directory->groups)
+        self->request(group, ask_timeout, show_atom::value)
+          .then(
+            [=](std::vector<channel_status>& rows) {
+              auto& all = collector->result.channels;
+              all.insert(all.end(), rows.begin(), rows.end());
+              collector->done_one();
+            },
+            [=](caf::error&) {
+              collector->failed = true;
+              collector->done_one();
+            });
+      self->request(cfg.listener, ask_timeout, show_atom::value)
+        .then(
+          [=](uint64_t live, uint64_t accept_errors) {
+            collector->result.live_connections = live;
+            collector->result.accept_errors = accept_errors;
+            collector->done_one();
+          },
+          [=](caf::error&) {
+            collector->failed = true;
+            collector->done_one();
+          });
+      return collector->rp;
+    },
+    [=](command_atom, const std::string& secret,
+        control_command cmd) -> caf::result<int32_t> {
+      auto& cfg = self->state.config;
+      if (!secret_matches(cfg.secret, secret))
+        return refused_error();
+      if (cmd.group >= cfg.directory->groups.size())
+        return static_cast<int32_t>(reply::unknown_group);
+      if (cmd.what > static_cast<uint8_t>(verb::set_rr))
+        return caf::make_error(caf::sec::unexpected_message);
+      auto what = static_cast<verb>(cmd.what);
+      if (what == verb::create || what == verb::assign)
+        resolve_in_place(cmd.host);
+      auto rp = self->make_response_promise<int32_t>();
+      self->request(cfg.directory->groups[cmd.group], ask_timeout,
+                    command_atom::value, cmd)
+        .then([=](int32_t code) mutable { rp.deliver(code); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](kill_atom, const std::string& secret) -> caf::result<int32_t> {
+      auto& cfg = self->state.config;
+      if (!secret_matches(cfg.secret, secret))
+        return refused_error();
+      if (self->state.killing)
+        return static_cast<int32_t>(reply::already);
+      self->state.killing = true;
+      auto rp = self->make_response_promise<int32_t>();
+      self->request(cfg.listener, ask_timeout, stop_atom::value)
+        .then(
+          [=](uint64_t closing) mutable {
+            auto& cfg = self->state.config;
+            log::notice("kill: listener closed, closing "
+                        + std::to_string(closing) + " connections");
+            auto deadline = std::chrono::steady_clock::now() + drain_timeout;
+            while (cfg.registry->size() > 0
+                   && std::chrono::steady_clock::now() < deadline)
+              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            if (cfg.on_killed)
+              cfg.on_killed();
+            rp.deliver(static_cast<int32_t>(reply::ok));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+  };
+}
+
+} // namespace balance
+
+namespace balance {
+
+control_actor::behavior_type control_front(control_actor::pointer self,
+                                           control_actor inner,
+                                           std::string secret) {
+  return {
+    [=](show_atom, const std::string&) {
+      return self->delegate(inner, show_atom::value, secret);
+    },
+    [=](command_atom, const std::string&, const control_command& cmd) {
+      return self->delegate(inner, command_atom::value, secret, cmd);
+    },
+    [=](kill_atom, const std::string&) {
+      return self->delegate(inner, kill_atom::value, secret);
+    },
+  };
+}
+
+} // namespace balance

@@ -1,0 +1,89 @@
+// The scheduling rules of one channel group, as plain C++ (no actors, no
+// sockets): which channel a client gets, round robin or rendezvous hash,
+// maxc, autodisable, and the per-channel counters. The scheduler actor owns
+// one of these and is its only writer.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "net/endpoint.hpp"
+#include "net/traffic.hpp"
+
+namespace balance {
+
+
+enum class group_type : uint8_t { round_robin = 0, hash = 1 };
+
+/// Why a channel is not enabled: operators' disables are "hard" and only an
+/// operator lifts them; automatic ones ("soft", -a) may be lifted by checks.
+enum class channel_state : uint8_t { enabled = 0, disabled = 1, auto_disabled = 2 };
+
+struct channel {
+  net::endpoint target;
+  uint32_t maxc = 0; ///< 0 = unlimited
+  channel_state state = channel_state::enabled;
+  uint32_t current = 0; ///< c: granted and not yet released
+  uint64_t total = 0;   ///< totalc: grants, i.e. attempts (3.54 counts failures too)
+  net::traffic_ptr traffic = std::make_shared<net::traffic_counters>();
+
+  bool enabled() const { return state == channel_state::enabled; }
+  bool usable() const { return enabled() && (maxc == 0 || current < maxc); }
+};
+
+/// The identity hashed for a client: its address bytes (v4-mapped folded).
+struct client_key {
+  uint64_t hash = 0;
+  static client_key of(const net::endpoint& client);
+};
+
+/// Channels a session already tried in this group (failed connects).
+using tried_set = std::vector<uint32_t>;
+
+class group_policy {
+public:
+  group_type type = group_type::round_robin;
+  bool hash_failover = false; ///< -H
+  bool autodisable = false;   ///< -a
+
+  std::vector<channel>& channels() { return channels_; }
+  const std::vector<channel>& channels() const { return channels_; }
+  uint32_t cursor() const { return cursor_; }
+
+  /// Adds a channel (enabled unless told otherwise); returns its number.
+  uint32_t add(const net::endpoint& target, uint32_t maxc,
+               channel_state state = channel_state::enabled);
+
+  /// Chooses a channel for `client` not in `tried` and grants it (c and
+  /// totalc go up, the rr cursor moves past it as 3.54 does); nullopt when
+  /// this group has nothing for the client, so the session tries the next.
+  std::optional<uint32_t> pick(client_key client, const tried_set& tried);
+
+  /// A granted connect failed: release the slot, autodisable under -a.
+  void on_failed(uint32_t index);
+
+  /// A granted connection ended: release its slot.
+  void on_released(uint32_t index);
+
+  /// The rendezvous score of channel `index` for `client` (higher wins).
+  uint64_t score(uint32_t index, client_key client) const;
+
+  /// Channels in descending score order for `client`.
+  std::vector<uint32_t> rank(client_key client) const;
+
+  /// Sum of c over the group (tests check it against live sessions).
+  uint64_t live() const;
+
+private:
+  std::optional<uint32_t> pick_round_robin(const tried_set& tried);
+  std::optional<uint32_t> pick_hash(client_key client, const tried_set& tried);
+  void grant(uint32_t index);
+
+  std::vector<channel> channels_;
+  uint32_t cursor_ = 0;
+};
+
+} // namespace balance

@@ -1,0 +1,26 @@
+// Daemonising with a readiness pipe: the command returns only once the
+// child listens and is controllable (or with the child's error and code).
+#pragma once
+
+#include <string>
+
+namespace balance::cli {
+
+class readiness {
+public:
+  readiness() = default;
+  explicit readiness(int fd) : fd_(fd) {}
+  /// Tells the waiting parent that the daemon is up.
+  void ok();
+  /// Tells the waiting parent to print `message` and exit with `code`.
+  void fail(int code, const std::string& message);
+
+private:
+  int fd_ = -1;
+};
+
+/// Forks. The parent waits for the child's verdict and exits with it; only
+/// the child returns. stdin, and stdout/stderr unless kept, go to /dev/null.
+readiness daemonize(bool keep_stdout, bool keep_stderr);
+
+} // namespace balance::cli

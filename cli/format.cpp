@@ -1,0 +1,241 @@
+#include "cli/format.hpp"
+
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace balance::cli {
+
+namespace {
+
+std::string printf_string(const char* fmt, ...)
+  __attribute__((format(printf, 1, 2)));
+
+std::string printf_string(const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  return std::string(buf, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
+}
+
+const channel_status* find(const snapshot& snap, int64_t group,
+                           int64_t channel) {
+  for (auto& ch : snap.channels)
+    if (ch.group == group && ch.index == channel)
+      return &ch;
+  return nullptr;
+}
+
+// 3.54 (fixed as compat.md says): the requested group must exist, the
+// channel must exist in that group.
+const char* mrtg_check(const snapshot& snap, int64_t group, int64_t channel) {
+  if (group < 0 || group >= static_cast<int64_t>(snap.max_groups))
+    return "unknown group\n";
+  if (!find(snap, group, channel))
+    return "unknown channel\n";
+  return nullptr;
+}
+
+const char* state_name(uint8_t state) {
+  switch (static_cast<channel_state_code>(state)) {
+    case channel_state_code::enabled: return "enabled";
+    case channel_state_code::disabled: return "disabled";
+    default: return "auto-disabled";
+  }
+}
+
+std::string labels(const channel_status& ch) {
+  return "{group=\"" + std::to_string(ch.group) + "\",channel=\""
+         + std::to_string(ch.index) + "\",address=\"" + ch.address
+         + "\",port=\"" + std::to_string(ch.port) + "\"}";
+}
+
+} // namespace
+
+std::string format_show(const snapshot& snap) {
+  std::string out = printf_string(
+    "%3s %4s %2s %3s %16s %5s %4s %11s %4s %11s %11s\n", "GRP", "Type", "#",
+    "S", "ip-address", "port", "c", "totalc", "maxc", "sent", "rcvd");
+  for (auto& ch : snap.channels)
+    out += printf_string("%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
+                         static_cast<int>(ch.group),
+                         ch.type == 1 ? "Hash" : "RR",
+                         static_cast<int>(ch.index),
+                         ch.state == 0 ? "ENA" : "dis", ch.address.c_str(),
+                         static_cast<int>(ch.port),
+                         static_cast<int>(ch.current),
+                         static_cast<unsigned>(ch.total),
+                         static_cast<int>(ch.maxc),
+                         static_cast<unsigned long long>(ch.sent),
+                         static_cast<unsigned long long>(ch.rcvd));
+  return out;
+}
+
+std::string format_version(const snapshot& snap) {
+  return "  This is balance " + snap.version + "\n  MAXGROUPS="
+         + std::to_string(snap.max_groups) + "\n  MAXCHANNELS="
+         + std::to_string(snap.max_channels) + "\n";
+}
+
+std::string format_mrtg_bytes(const snapshot& snap, int64_t group,
+                              int64_t channel) {
+  if (auto* err = mrtg_check(snap, group, channel))
+    return err;
+  auto* ch = find(snap, group, channel);
+  return std::to_string(ch->rcvd) + "\n" + std::to_string(ch->sent)
+         + "\nUNKNOWN\ngroup " + std::to_string(group) + " channel "
+         + std::to_string(channel) + "\n";
+}
+
+std::string format_mrtg_conns(const snapshot& snap, int64_t group,
+                              int64_t channel) {
+  if (auto* err = mrtg_check(snap, group, channel))
+    return err;
+  auto* ch = find(snap, group, channel);
+  return std::to_string(ch->total) + "\nUNKNOWN\nUNKNOWN\ngroup "
+         + std::to_string(group) + " channel " + std::to_string(channel)
+         + "\n";
+}
+
+std::string format_json(const snapshot& snap) {
+  using nlohmann::json;
+  json groups = json::array();
+  for (auto& ch : snap.channels) {
+    if (groups.empty() || groups.back()["group"] != ch.group)
+      groups.push_back({{"group", ch.group},
+                        {"type", ch.type == 1 ? "hash" : "rr"},
+                        {"channels", json::array()}});
+    groups.back()["channels"].push_back({
+      {"channel", ch.index},
+      {"state", state_name(ch.state)},
+      {"enabled", ch.state == 0},
+      {"address", ch.address},
+      {"port", ch.port},
+      {"c", ch.current},
+      {"totalc", ch.total},
+      {"maxc", ch.maxc},
+      {"sent", ch.sent},
+      {"rcvd", ch.rcvd},
+    });
+  }
+  json doc = {
+    {"version", snap.version},
+    {"pid", snap.pid},
+    {"uptime_seconds", snap.uptime_seconds},
+    {"max_groups", snap.max_groups},
+    {"max_channels", snap.max_channels},
+    {"live_connections", snap.live_connections},
+    {"accept_errors", snap.accept_errors},
+    {"groups", groups},
+  };
+  return doc.dump(2) + "\n";
+}
+
+std::string format_metrics(const snapshot& snap) {
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name
+           + " " + type + "\n";
+  };
+  auto per_channel = [&](const char* name, const char* type, const char* help,
+                         auto value) {
+    family(name, type, help);
+    for (auto& ch : snap.channels)
+      out += std::string(name) + labels(ch) + " " + std::to_string(value(ch))
+             + "\n";
+  };
+  family("balance_info", "gauge", "Version of the running balance.");
+  out += "balance_info{version=\"" + snap.version + "\"} 1\n";
+  family("balance_uptime_seconds", "gauge", "Seconds since the start.");
+  out += "balance_uptime_seconds " + std::to_string(snap.uptime_seconds) + "\n";
+  family("balance_connections", "gauge", "Proxied connections open now.");
+  out += "balance_connections " + std::to_string(snap.live_connections) + "\n";
+  family("balance_accept_errors_total", "counter",
+         "accept() failures (e.g. out of file descriptors).");
+  out += "balance_accept_errors_total " + std::to_string(snap.accept_errors)
+         + "\n";
+  per_channel("balance_channel_up", "gauge", "1 if the channel is enabled.",
+              [](auto& ch) { return ch.state == 0 ? 1 : 0; });
+  per_channel("balance_channel_connections", "gauge",
+              "Current connections of the channel (c).",
+              [](auto& ch) { return ch.current; });
+  per_channel("balance_channel_max_connections", "gauge",
+              "Connection limit of the channel (maxc, 0 = none).",
+              [](auto& ch) { return ch.maxc; });
+  per_channel("balance_channel_connections_total", "counter",
+              "Connection attempts to the channel (totalc).",
+              [](auto& ch) { return ch.total; });
+  per_channel("balance_channel_sent_bytes_total", "counter",
+              "Bytes sent from clients to the channel.",
+              [](auto& ch) { return ch.sent; });
+  per_channel("balance_channel_received_bytes_total", "counter",
+              "Bytes received from the channel for clients.",
+              [](auto& ch) { return ch.rcvd; });
+  return out;
+}
+
+std::string format_help() {
+  return "available commands:\n"
+         "  create <host> <port>           creates a channel in the current group\n"
+         "  assign <channel> <host> <port> reassigns a channel in the current group\n"
+         "  disable <channel>              disables specified channel in current group\n"
+         "  enable <channel>               enables channel in current group\n"
+         "  group <group>                  changes current group to <group>\n"
+         "  hash                           sets distribution scheme of current group to Hash\n"
+         "  help                           prints this message\n"
+         "  kill                           kills master process and quits interactive mode\n"
+         "  maxc <channel> <maxc>          specifies new maxc for channel of current group\n"
+         "  mrtg-bytes <grp> <ch>          print bytes in/out in MRTG format\n"
+         "  mrtg-conns <grp> <ch>          print total connections in MRTG format\n"
+         "  quit                           quit interactive mode\n"
+         "  reset <channel>                reset all counters of channel in current group\n"
+         "  rr                             sets distribution scheme of current group to Round Robin\n"
+         "  show                           show all channels in all groups\n"
+         "  show json                      the same as JSON\n"
+         "  version                        show version id\n"
+         "  metrics                        counters in Prometheus text format\n";
+}
+
+std::string format_banner(const std::string& version, int pid) {
+  return "\nbalance " + version + " interactive command shell\nPID of master "
+         "process is " + std::to_string(pid) + "\n\n";
+}
+
+std::string format_reply(const command& cmd, int64_t group, reply code) {
+  auto n = std::to_string(cmd.first);
+  switch (code) {
+    case reply::no_such_channel: return "no such channel " + n + "\n";
+    case reply::unknown_channel: return "unknown channel\n";
+    case reply::must_be_disabled:
+      return "channel must be disabled to assign new address\n";
+    case reply::invalid_address: return "invalid address\n";
+    case reply::unknown_group: return "unknown group\n";
+    case reply::no_slots: return "no channel slots available\n";
+    default: break;
+  }
+  bool already = code == reply::already;
+  switch (cmd.kind) {
+    case command_kind::disable:
+      return "channel " + n + (already ? " already disabled\n" : " disabled\n");
+    case command_kind::enable:
+      return "channel " + n + (already ? " already enabled\n" : " enabled\n");
+    case command_kind::reset: return "channel " + n + " counters reset\n";
+    case command_kind::create: return "channel created\n";
+    case command_kind::assign: return "channel reassigned\n";
+    case command_kind::maxc:
+      return "maxc of channel " + n + " changed to "
+             + std::to_string(cmd.second) + "\n";
+    case command_kind::hash:
+      return "group " + std::to_string(group) + " set to hash\n";
+    case command_kind::rr:
+      return "group " + std::to_string(group) + " set to round robin\n";
+    default: return "syntax error\n";
+  }
+}
+
+} // namespace balance::cli

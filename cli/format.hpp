@@ -1,0 +1,27 @@
+// Turns the daemon's structured replies into text: 3.54's exact show
+// table, version lines, MRTG blocks and one-line replies, plus JSON and
+// the Prometheus text exposition. Pure, unit-tested against compat.md.
+#pragma once
+
+#include <string>
+
+#include "actors/status.hpp"
+#include "cli/commands.hpp"
+
+namespace balance::cli {
+
+std::string format_show(const snapshot& snap);
+std::string format_version(const snapshot& snap);
+/// MRTG four-line blocks; "unknown group" / "unknown channel" as 3.54.
+std::string format_mrtg_bytes(const snapshot& snap, int64_t group,
+                              int64_t channel);
+std::string format_mrtg_conns(const snapshot& snap, int64_t group,
+                              int64_t channel);
+std::string format_json(const snapshot& snap);
+std::string format_metrics(const snapshot& snap);
+std::string format_help();
+std::string format_banner(const std::string& version, int pid);
+/// The one-line reply to a state-changing command.
+std::string format_reply(const command& cmd, int64_t group, reply code);
+
+} // namespace balance::cli

@@ -1,0 +1,223 @@
+#include "cli/instance.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <unistd.h>
+
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include "actors/control.hpp"
+#include "actors/limits.hpp"
+#include "actors/listener.hpp"
+#include "actors/scheduler.hpp"
+#include "cli/rendezvous.hpp"
+#include "cli/tls.hpp"
+#include "net/log.hpp"
+#include "net/packet_dump.hpp"
+
+namespace balance::cli {
+
+namespace {
+
+std::size_t default_threads() {
+  auto n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+std::shared_ptr<const directory_ptr::element_type>
+spawn_groups(caf::actor_system& sys, const options& opts) {
+  auto dir = std::make_shared<group_directory>();
+  for (std::size_t g = 0; g < max_groups; ++g) {
+    group_policy policy;
+    policy.hash_failover = opts.hash_failover;
+    policy.autodisable = opts.autodisable;
+    if (g < opts.groups.size()) {
+      policy.type = opts.groups[g].type;
+      for (auto& ch : opts.groups[g].channels)
+        policy.add(ch.target, ch.maxc);
+    }
+    dir->groups.push_back(
+      sys.spawn(scheduler, static_cast<uint32_t>(g), std::move(policy)));
+  }
+  return dir;
+}
+
+bool split_host_port(const std::string& text, std::string& host,
+                     uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos)
+    return false;
+  host = text.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto p = net::parse_port(text.substr(colon + 1));
+  if (!p || host.empty())
+    return false;
+  port = *p;
+  return true;
+}
+
+bool is_loopback(const std::string& host) {
+  auto ep = net::parse_numeric_address(host);
+  return ep && ((!ep->v6 && ep->bytes[0] == 127)
+                || (ep->v6 && ep->address_text() == "::1"));
+}
+
+} // namespace
+
+int run_instance(const options& opts, int listen_fd, readiness& ready) {
+  // Signals are taken by sigtimedwait below; every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::string remote_host;
+  uint16_t remote_port = 0;
+  bool remote_tls = false;
+  if (!opts.control_listen.empty()) {
+    if (!split_host_port(opts.control_listen, remote_host, remote_port)) {
+      ready.fail(ex_usage, "invalid --control-listen '" + opts.control_listen
+                             + "' (want addr:port)");
+      return ex_usage;
+    }
+    remote_tls = opts.tls.any();
+    if (remote_tls) {
+      if (auto err = validate_tls(opts.tls); !err.empty()) {
+        ready.fail(ex_config, err);
+        return ex_config;
+      }
+    } else if (!opts.insecure_control && !is_loopback(remote_host)) {
+      ready.fail(ex_usage,
+                 "--control-listen " + opts.control_listen
+                   + " is not loopback: give --tls-cert/--tls-key/--tls-ca "
+                     "(mutual TLS) or say --insecure-control");
+      return ex_usage;
+    }
+  }
+
+  caf::actor_system_config cfg;
+  auto actor_threads = opts.caf_threads > 0 ? opts.caf_threads
+                                            : static_cast<int>(default_threads());
+  cfg.set("scheduler.max-threads", actor_threads);
+  register_types(cfg);
+  cfg.load<caf::io::middleman>();
+  if (remote_tls) {
+    apply_tls(cfg, opts.tls);
+    cfg.load<caf::openssl::manager>();
+  }
+  caf::actor_system sys{cfg};
+
+  net::io_pool pool(opts.io_threads > 0 ? opts.io_threads : default_threads());
+  std::unique_ptr<net::packet_dump> dump;
+  if (opts.packet_dump)
+    dump = std::make_unique<net::packet_dump>(stdout);
+  auto settings = std::make_shared<net::relay_settings>();
+  settings->connect_timeout = std::chrono::seconds(opts.connect_timeout);
+  settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
+  settings->dump = dump.get();
+  if (!opts.out_bind_host.empty()) {
+    std::string error;
+    settings->out_bind = net::resolve_host(opts.out_bind_host,
+                                           net::family::any, error);
+  }
+  net::connection_registry registry;
+  auto directory = spawn_groups(sys, opts);
+
+  listener_config lcfg;
+  lcfg.pool = &pool;
+  lcfg.listen_fd = listen_fd;
+  lcfg.settings = settings;
+  lcfg.directory = directory;
+  lcfg.registry = &registry;
+  pool.start();
+  auto lst = sys.spawn(listener, lcfg);
+
+  std::atomic<bool> killed{false};
+  std::string rendezvous_path;
+  control_config ccfg;
+  ccfg.secret = make_secret();
+  ccfg.directory = directory;
+  ccfg.listener = lst;
+  ccfg.registry = &registry;
+  ccfg.on_killed = [&] {
+    if (!rendezvous_path.empty())
+      ::unlink(rendezvous_path.c_str());
+    killed = true;
+  };
+  auto ctl = sys.spawn<caf::detached>(control, ccfg);
+
+  auto published = sys.middleman().publish(ctl, 0, "127.0.0.1");
+  if (!published) {
+    ready.fail(ex_oserr, "cannot publish the control actor: "
+                           + sys.render(published.error()));
+    std::_Exit(ex_oserr);
+  }
+  if (!opts.control_listen.empty()) {
+    caf::expected<uint16_t> remote = caf::sec::runtime_error;
+    if (remote_tls) {
+      auto front = sys.spawn(control_front, ctl, ccfg.secret);
+      remote = caf::openssl::publish(front, remote_port, remote_host.c_str(),
+                                     true);
+    } else {
+      remote = sys.middleman().publish(ctl, remote_port, remote_host.c_str(),
+                                       true);
+    }
+    if (!remote) {
+      ready.fail(ex_oserr, "cannot publish control on "
+                             + opts.control_listen + ": "
+                             + sys.render(remote.error()));
+      std::_Exit(ex_oserr);
+    }
+  }
+
+  std::string error;
+  auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
+                                                      opts.bind_host),
+                                      error);
+  rendezvous rv{static_cast<int>(::getpid()), "127.0.0.1", *published,
+                ccfg.secret};
+  if (!path || !write_rendezvous(*path, rv, error)) {
+    ready.fail(ex_oserr, error);
+    std::_Exit(ex_oserr);
+  }
+  rendezvous_path = *path;
+  log::debug("listening on port " + std::to_string(opts.port)
+             + ", control on 127.0.0.1:" + std::to_string(*published)
+             + ", control file " + rendezvous_path);
+  ready.ok();
+
+  // Wait for `kill` (control actor) or a signal.
+  while (!killed) {
+    timespec tick{0, 100 * 1000 * 1000};
+    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0 && !killed) {
+      log::notice("signal " + std::to_string(sig) + ": shutting down");
+      caf::scoped_actor self{sys};
+      self->request(lst, std::chrono::seconds(3), stop_atom::value)
+        .receive([](uint64_t) {}, [](caf::error&) {});
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      while (registry.size() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      ::unlink(rendezvous_path.c_str());
+      break;
+    }
+  }
+  // Give the middleman a moment to deliver the reply to `kill`. Then leave
+  // without tearing the actor system down: the listener, every connection
+  // and the rendezvous file are gone already, and a teardown would race
+  // sessions against the io threads for no operator-visible gain.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  pool.stop();
+  std::fflush(nullptr);
+  std::_Exit(ex_ok);
+}
+
+} // namespace balance::cli

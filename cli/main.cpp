@@ -1,0 +1,107 @@
+// balance: a drop-in replacement for Inlab's balance 3.54. Without -i/-c it
+// is the daemon; with them, the client of a running daemon's control actor.
+#include <cstdio>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "actors/limits.hpp"
+#include "cli/client.hpp"
+#include "cli/daemon.hpp"
+#include "cli/demo.hpp"
+#include "cli/instance.hpp"
+#include "cli/options.hpp"
+#include "net/acceptor.hpp"
+#include "net/log.hpp"
+
+using namespace balance;
+using namespace balance::cli;
+
+namespace {
+
+int fail(int code, const std::string& message, bool usage = false) {
+  std::fprintf(stderr, "balance: %s\n", message.c_str());
+  if (usage)
+    std::fprintf(stderr, "%s", usage_text().c_str());
+  return code;
+}
+
+// -B must name a local address: find out now, not at the first client.
+std::string check_out_bind(const std::string& host, net::endpoint& out) {
+  std::string error;
+  auto ep = net::resolve_host(host, net::family::any, error);
+  if (!ep)
+    return "unknown host '" + host + "' for -B: " + error;
+  out = *ep;
+  int fd = ::socket(ep->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage ss{};
+  socklen_t len;
+  if (ep->v6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    std::copy(ep->bytes.begin(), ep->bytes.end(), in6->sin6_addr.s6_addr);
+    len = sizeof(*in6);
+  } else {
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
+    in4->sin_family = AF_INET;
+    std::copy(ep->bytes.begin(), ep->bytes.begin() + 4,
+              reinterpret_cast<uint8_t*>(&in4->sin_addr));
+    len = sizeof(*in4);
+  }
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    return "-B " + host + ": not a local address (" + std::strerror(err) + ")";
+  return {};
+}
+
+int run_daemon(options& opts) {
+  if (auto r = resolve_channels(opts); std::holds_alternative<parse_error>(r)) {
+    auto& err = std::get<parse_error>(r);
+    return fail(err.code, err.message);
+  }
+  if (!opts.out_bind_host.empty()) {
+    net::endpoint ep;
+    if (auto err = check_out_bind(opts.out_bind_host, ep); !err.empty())
+      return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
+                  err);
+  }
+  std::string error;
+  int listen_fd = net::open_listener(opts.bind_host, opts.port,
+                                     opts.force_ipv6, error);
+  if (listen_fd < 0)
+    return fail(ex_oserr, error + " (port " + opts.port_text + ")");
+  log::configure(opts.debug, opts.foreground);
+  readiness ready;
+  if (!opts.foreground)
+    ready = daemonize(opts.packet_dump, opts.debug);
+  return run_instance(opts, listen_fd, ready);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse_command_line(argc, argv);
+  if (auto* err = std::get_if<parse_error>(&parsed))
+    return fail(err->code, err->message, err->show_usage);
+  auto& opts = std::get<options>(parsed);
+  switch (opts.mode) {
+    case run_mode::help:
+      std::printf("%s", usage_text().c_str());
+      return ex_ok;
+    case run_mode::version:
+      std::printf("balance %s (MAXGROUPS=%zu, MAXCHANNELS=%zu)\n",
+                  version_string, max_groups, max_channels);
+      return ex_ok;
+    case run_mode::demo:
+      log::configure(false, true);
+      return run_demo(argv[0]);
+    case run_mode::command:
+    case run_mode::interactive:
+      return run_control(opts);
+    case run_mode::daemon:
+      return run_daemon(opts);
+  }
+  return ex_software;
+}

@@ -1,0 +1,326 @@
+#include "cli/options.hpp"
+
+#include <getopt.h>
+
+#include <algorithm>
+
+#include "actors/limits.hpp"
+
+namespace balance::cli {
+
+namespace {
+
+parse_error usage_error(std::string message) {
+  return parse_error{ex_usage, std::move(message), true};
+}
+
+bool parse_uint(const std::string& text, uint64_t max, uint64_t& out) {
+  if (text.empty() || text.size() > 10
+      || text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoull(text);
+  return out <= max;
+}
+
+enum long_option : int {
+  opt_control = 1000,
+  opt_control_listen,
+  opt_insecure_control,
+  opt_secret_file,
+  opt_tls_cert,
+  opt_tls_key,
+  opt_tls_ca,
+  opt_tls_passphrase_file,
+  opt_io_threads,
+  opt_actor_threads,
+  opt_help,
+  opt_version,
+};
+
+const option long_options[] = {
+  {"control", required_argument, nullptr, opt_control},
+  {"control-listen", required_argument, nullptr, opt_control_listen},
+  {"insecure-control", no_argument, nullptr, opt_insecure_control},
+  {"secret-file", required_argument, nullptr, opt_secret_file},
+  {"tls-cert", required_argument, nullptr, opt_tls_cert},
+  {"tls-key", required_argument, nullptr, opt_tls_key},
+  {"tls-ca", required_argument, nullptr, opt_tls_ca},
+  {"tls-passphrase-file", required_argument, nullptr, opt_tls_passphrase_file},
+  {"io-threads", required_argument, nullptr, opt_io_threads},
+  {"actor-threads", required_argument, nullptr, opt_actor_threads},
+  {"help", no_argument, nullptr, opt_help},
+  {"version", no_argument, nullptr, opt_version},
+  {nullptr, 0, nullptr, 0},
+};
+
+std::variant<std::monostate, parse_error>
+parse_groups(options& opts, const std::vector<std::string>& args) {
+  opts.groups.emplace_back();
+  for (auto& arg : args) {
+    if (arg == "!" || arg == "%") {
+      if (opts.groups.back().channels.empty())
+        return parse_error{ex_unavailable,
+                           "no channels in group "
+                             + std::to_string(opts.groups.size() - 1)
+                             + " (before '" + arg + "')"};
+      if (arg == "%")
+        opts.groups.back().type = group_type::hash;
+      if (opts.groups.size() >= max_groups)
+        return parse_error{ex_unavailable,
+                           "too many groups (MAXGROUPS="
+                             + std::to_string(max_groups) + ")"};
+      opts.groups.emplace_back();
+      continue;
+    }
+    auto ch = parse_channel(arg, opts.port);
+    if (auto* err = std::get_if<parse_error>(&ch))
+      return *err;
+    auto& group = opts.groups.back();
+    if (group.channels.size() >= max_channels)
+      return parse_error{ex_usage, "MAXCHANNELS exceeded in group "
+                                     + std::to_string(opts.groups.size() - 1)
+                                     + " (MAXCHANNELS="
+                                     + std::to_string(max_channels) + ")"};
+    group.channels.push_back(std::get<channel_spec>(std::move(ch)));
+  }
+  if (opts.groups.back().channels.empty()) {
+    if (opts.groups.size() == 1)
+      return usage_error("at least one channel is required");
+    return parse_error{ex_unavailable,
+                       "no channels in group "
+                         + std::to_string(opts.groups.size() - 1)
+                         + " (trailing group separator)"};
+  }
+  return std::monostate{};
+}
+
+} // namespace
+
+std::variant<channel_spec, parse_error>
+parse_channel(const std::string& text, uint16_t default_port) {
+  channel_spec ch;
+  ch.text = text;
+  std::string rest;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos)
+      return usage_error("invalid channel '" + text + "': missing ']'");
+    ch.host = text.substr(1, close - 1);
+    rest = text.substr(close + 1);
+    if (!rest.empty() && rest[0] != ':')
+      return usage_error("invalid channel '" + text + "': junk after ']'");
+  } else if (std::count(text.begin(), text.end(), ':') > 2
+             || (text.find("::") != std::string::npos
+                 && net::parse_numeric_address(text))) {
+    // A bare IPv6 literal: no port or maxc can follow without brackets.
+    if (!net::parse_numeric_address(text))
+      return usage_error("invalid channel '" + text
+                         + "': write IPv6 addresses as [addr]:port:maxc");
+    ch.host = text;
+  } else {
+    auto colon = text.find(':');
+    ch.host = text.substr(0, colon);
+    if (colon != std::string::npos)
+      rest = text.substr(colon);
+  }
+  if (ch.host.empty())
+    return usage_error("invalid channel '" + text + "': empty host");
+  // rest is "" or ":port" or ":port:maxc"
+  std::string port_text, maxc_text;
+  if (!rest.empty()) {
+    auto second = rest.find(':', 1);
+    port_text = rest.substr(1, second == std::string::npos ? std::string::npos
+                                                           : second - 1);
+    if (second != std::string::npos)
+      maxc_text = rest.substr(second + 1);
+    if (maxc_text.find(':') != std::string::npos)
+      return usage_error("invalid channel '" + text
+                         + "': too many ':' fields (host:port:maxc)");
+  }
+  ch.port = default_port;
+  if (!port_text.empty()) {
+    auto port = net::parse_port(port_text);
+    if (!port)
+      return usage_error("invalid port '" + port_text + "' in channel '"
+                         + text + "'");
+    ch.port = *port;
+  }
+  if (!maxc_text.empty()) {
+    uint64_t maxc = 0;
+    if (!parse_uint(maxc_text, 1000000000, maxc))
+      return usage_error("invalid maxc '" + maxc_text + "' in channel '"
+                         + text + "' (a number, 0 = unlimited)");
+    ch.maxc = static_cast<uint32_t>(maxc);
+  }
+  return ch;
+}
+
+parse_result parse_command_line(int argc, char* const* argv) {
+  options opts;
+  if (argc <= 1) {
+    opts.mode = run_mode::demo;
+    return opts;
+  }
+  bool interactive = false, command = false;
+  optind = 0; // full re-initialisation: the parser may run more than once
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options,
+                          nullptr))
+         != -1) {
+    std::string arg = optarg ? optarg : "";
+    uint64_t n = 0;
+    switch (c) {
+      case '6': opts.force_ipv6 = true; break;
+      case 'a': opts.autodisable = true; break;
+      case 'b': opts.bind_host = arg; break;
+      case 'B': opts.out_bind_host = arg; break;
+      case 'c':
+        command = true;
+        opts.command = arg;
+        break;
+      case 'd': opts.debug = true; break;
+      case 'f': opts.foreground = true; break;
+      case 'p': opts.packet_dump = true; break;
+      case 'i': interactive = true; break;
+      case 'H': opts.hash_failover = true; break;
+      case 'M': break; // 3.54: mmap instead of shm; our IPC is CAF's
+      case 't':
+        if (!parse_uint(arg, 86400, n) || n < 1)
+          return usage_error("invalid connect timeout '-t " + arg
+                             + "' (whole seconds, 1..86400)");
+        opts.connect_timeout = static_cast<int>(n);
+        break;
+      case 'T':
+        if (!parse_uint(arg, 86400 * 365, n))
+          return usage_error("invalid idle timeout '-T " + arg
+                             + "' (whole seconds, 0 = never)");
+        opts.idle_timeout = static_cast<int>(n);
+        break;
+      case opt_control: opts.control_endpoints.push_back(arg); break;
+      case opt_control_listen: opts.control_listen = arg; break;
+      case opt_insecure_control: opts.insecure_control = true; break;
+      case opt_secret_file: opts.secret_file = arg; break;
+      case opt_tls_cert: opts.tls.cert = arg; break;
+      case opt_tls_key: opts.tls.key = arg; break;
+      case opt_tls_ca: opts.tls.ca = arg; break;
+      case opt_tls_passphrase_file: opts.tls.passphrase_file = arg; break;
+      case opt_io_threads:
+      case opt_actor_threads:
+        if (!parse_uint(arg, 64, n) || n < 1)
+          return usage_error("invalid thread count '" + arg + "' (1..64)");
+        (c == opt_io_threads ? opts.io_threads : opts.caf_threads) =
+          static_cast<int>(n);
+        break;
+      case opt_help: opts.mode = run_mode::help; return opts;
+      case opt_version: opts.mode = run_mode::version; return opts;
+      case ':':
+        return usage_error(std::string("option '")
+                           + (optopt ? std::string("-") + char(optopt)
+                                     : std::string(argv[optind - 1]))
+                           + "' needs an argument");
+      default: {
+        std::string bad = optopt ? std::string("-") + char(optopt)
+                                 : std::string(argv[optind - 1]);
+        return usage_error("unknown option '" + bad + "'");
+      }
+    }
+  }
+  std::vector<std::string> positional(argv + optind, argv + argc);
+  if (interactive && command)
+    return usage_error("-i and -c exclude each other");
+  if (interactive || command) {
+    opts.mode = interactive ? run_mode::interactive : run_mode::command;
+    if (!opts.control_endpoints.empty()) {
+      if (!positional.empty())
+        return usage_error("with --control no port argument is taken, got '"
+                           + positional.front() + "'");
+      return opts;
+    }
+    if (positional.size() != 1)
+      return usage_error(positional.empty()
+                           ? "-i/-c need the listening port of the instance"
+                           : "unexpected argument '" + positional[1] + "'");
+    opts.port_text = positional[0];
+    auto port = net::parse_port(opts.port_text);
+    if (!port)
+      return usage_error("invalid port [" + opts.port_text + "]");
+    opts.port = *port;
+    return opts;
+  }
+  if (!opts.control_endpoints.empty())
+    return usage_error("--control needs -c or -i");
+  if (positional.empty())
+    return usage_error("the listening port is missing");
+  opts.port_text = positional[0];
+  auto port = net::parse_port(opts.port_text);
+  if (!port)
+    return usage_error("invalid port [" + opts.port_text + "]");
+  opts.port = *port;
+  positional.erase(positional.begin());
+  if (auto r = parse_groups(opts, positional);
+      std::holds_alternative<parse_error>(r))
+    return std::get<parse_error>(r);
+  return opts;
+}
+
+std::variant<std::monostate, parse_error> resolve_channels(options& opts) {
+  for (auto& group : opts.groups) {
+    for (auto& ch : group.channels) {
+      std::string error;
+      auto ep = net::resolve_host(ch.host, net::family::any, error);
+      if (!ep)
+        return parse_error{ex_dataerr, "unknown host '" + ch.host
+                                         + "' in channel '" + ch.text
+                                         + "': " + error};
+      ch.target = *ep;
+      ch.target.port = ch.port;
+    }
+  }
+  return std::monostate{};
+}
+
+std::string usage_text() {
+  return R"(usage:
+  balance [-b addr] [-B addr] [-t sec] [-T sec] [-adfpHM6] \
+          port [h1[:p1[:maxc1]] [!%]] [h2[:p2[:maxc2]]] [!%] [ ... ]
+
+  balance [-b addr] -i [-d] [-M] port
+  balance [-b addr] -c cmd [-d] [-M] port
+  balance -c cmd --control host:port [--control ...] [TLS options]
+  balance                 (no arguments: a small built-in demo)
+
+  -6        bind the listening socket to IPv6 (default: IPv4 and IPv6)
+  -a        enable channel autodisable option
+  -b host   bind to specific address on listen
+  -B host   bind to specific address for outgoing connections
+  -c cmd    execute specified interactive command(s), ';' separates several
+  -d        debugging on (stderr)
+  -f        stay in foregound
+  -i        interactive control
+  -H        failover even if Hash Type is used
+  -M        accepted for compatibility (ignored)
+  -p        packetdump
+  -t sec    specify connect timeout in seconds (default=5)
+  -T sec    idle timeout in seconds (default=0=never)
+  !         separates channelgroups (declaring previous to be Round Robin)
+  %         as !, but declaring previous group to be a Hash Type
+
+  --control host:port        control the instance at that control endpoint
+                             (repeat for a fleet; each reply is labelled)
+  --control-listen addr:port also publish the control endpoint there
+                             (needs the --tls-* files or --insecure-control)
+  --tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-passphrase-file FILE]
+                             mutual TLS for remote control (both sides)
+  --secret-file FILE         the instance's secret for a plain --control
+  --io-threads N, --actor-threads N   thread counts (default: one per core)
+  --help, --version
+
+examples:
+  balance smtp host1.test.net host2.test.net
+  balance 80 host1:8080 host2:8080 ! backup:8080
+  balance -c show 80
+)";
+}
+
+} // namespace balance::cli

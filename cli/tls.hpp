@@ -1,0 +1,21 @@
+// Mutual-TLS settings for remote control: the files are checked with
+// OpenSSL before the actor system exists, because CAF 0.17 aborts or hangs
+// on a bad file only when the first connection arrives.
+#pragma once
+
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+
+#include "cli/options.hpp"
+
+namespace balance::cli {
+
+/// Loads cert, key (with the passphrase file) and CA; "" if all is well,
+/// else a message naming the bad file.
+std::string validate_tls(const tls_files& files);
+
+/// Puts the files into CAF's openssl settings (after validate_tls).
+void apply_tls(caf::actor_system_config& cfg, const tls_files& files);
+
+} // namespace balance::cli

@@ -1,0 +1,168 @@
+#include "net/acceptor.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <future>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <asio/post.hpp>
+
+#include "net/io_pool.hpp"
+#include "net/log.hpp"
+
+namespace balance::net {
+
+namespace {
+
+// Accepts per wake-up before yielding to the connections on this thread.
+constexpr int accept_batch = 64;
+constexpr auto emfile_backoff = std::chrono::milliseconds(100);
+
+} // namespace
+
+int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
+                  std::string& error) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  bool v6 = true;
+  if (host.empty()) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_addr = in6addr_any;
+    in6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    addrinfo hints{};
+    hints.ai_family = force_ipv6 ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | (force_ipv6 ? AI_V4MAPPED : 0);
+    addrinfo* res = nullptr;
+    if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0) {
+      error = "getaddrinfo(" + host + "): " + gai_strerror(rc);
+      return -1;
+    }
+    std::memcpy(&ss, res->ai_addr, res->ai_addrlen);
+    len = res->ai_addrlen;
+    v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    if (v6)
+      reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port = htons(port);
+    else
+      reinterpret_cast<sockaddr_in*>(&ss)->sin_port = htons(port);
+  }
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::string("socket(): ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1, zero = 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (v6 && host.empty() && !force_ipv6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+    error = std::string("bind(): ") + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  if (::listen(fd, SOMAXCONN) < 0) {
+    error = std::string("listen(): ") + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+acceptor::acceptor(io_pool& pool, int listen_fd, accept_handler on_accept)
+  : pool_(pool),
+    socket_(pool.at(0).get_executor()),
+    backoff_(pool.at(0).get_executor()),
+    on_accept_(std::move(on_accept)) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  socket_.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
+                                          : asio::ip::tcp::v4(),
+                 listen_fd);
+}
+
+void acceptor::start() {
+  asio::post(socket_.get_executor(), [this] { do_wait(); });
+}
+
+void acceptor::stop() {
+  std::promise<void> closed;
+  asio::post(socket_.get_executor(), [this, &closed] {
+    std::error_code ig;
+    backoff_.cancel();
+    socket_.close(ig);
+    closed.set_value();
+  });
+  closed.get_future().wait_for(std::chrono::seconds(5));
+}
+
+void acceptor::do_wait() {
+  socket_.async_wait(socket_type::wait_read,
+                     [this](std::error_code ec) { on_readable(ec); });
+}
+
+void acceptor::on_readable(std::error_code ec) {
+  if (ec || !socket_.is_open())
+    return;
+  int lfd = socket_.native_handle();
+  for (int i = 0; i < accept_batch; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK)
+        break;
+      if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+        continue;
+      ++accept_errors_;
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_report_ > std::chrono::seconds(10)) {
+        last_report_ = now;
+        log::error(std::string("accept(): ") + std::strerror(err)
+                   + " (backing off; accept errors so far: "
+                   + std::to_string(accept_errors_.load()) + ")");
+      }
+      do_backoff();
+      return;
+    }
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    auto peer = from_sockaddr(&ss);
+    auto& ctx = pool_.next();
+    std::error_code aec;
+    socket_type client(ctx.get_executor());
+    client.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
+                                           : asio::ip::tcp::v4(),
+                  fd, aec);
+    if (aec) {
+      ::close(fd);
+      continue;
+    }
+    on_accept_(std::move(client), peer);
+  }
+  do_wait();
+}
+
+void acceptor::do_backoff() {
+  // Out of descriptors: the pending client stays in the backlog until some
+  // connection ends; waiting instead of spinning keeps the rest served.
+  backoff_.expires_after(emfile_backoff);
+  backoff_.async_wait([this](std::error_code ec) {
+    if (!ec)
+      do_wait();
+  });
+}
+
+} // namespace balance::net

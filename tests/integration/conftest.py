@@ -1,0 +1,120 @@
+"""Fixtures for balance's end-to-end tests (see harness.py for helpers).
+
+Every test gets its own runtime dir (env BALANCE_RUNTIME_DIR), its own
+backends and balance instances; all of them are stopped by pid in the
+finalizers.  A per-test alarm (BALANCE_TEST_TIMEOUT, default 60 s) turns a
+hang into a failure so that a whole file stays within ctest's timeout.
+"""
+
+import os
+import resource
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+TEST_TIMEOUT = int(os.environ.get("BALANCE_TEST_TIMEOUT", "60"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout_s(n): per-test alarm in seconds")
+    # 500 concurrent connections need ~1000 fds here and in balance.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 16384 if hard == resource.RLIM_INFINITY else min(hard, 16384)
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            pass
+
+
+@pytest.fixture(scope="session")
+def balance_bin():
+    path = harness.BALANCE_BIN
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(f"balance binary not found or not executable: {path} (set BALANCE_BIN)")
+    return path
+
+
+class _TestTimeout(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def _alarm(request):
+    marker = request.node.get_closest_marker("timeout_s")
+    seconds = marker.args[0] if marker else TEST_TIMEOUT
+
+    def on_alarm(signum, frame):
+        raise _TestTimeout(f"test exceeded {seconds}s")
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    return str(tmp_path)
+
+
+@pytest.fixture
+def runtime_dir(tmp_path):
+    d = tmp_path / "rt"
+    d.mkdir(mode=0o700)
+    return str(d)
+
+
+@pytest.fixture
+def env(runtime_dir):
+    e = dict(os.environ)
+    e["BALANCE_RUNTIME_DIR"] = runtime_dir
+    e.setdefault("LC_ALL", "C")
+    return e
+
+
+@pytest.fixture
+def backends():
+    b = harness.Backends()
+    yield b
+    b.close_all()
+
+
+@pytest.fixture
+def start_balance(balance_bin, env, workdir):
+    """start_balance(args, foreground=True, env=None, ready=True) → Balance.
+
+    Foreground instances get -f and are waited for (listening + rendezvous
+    file); daemon instances must return exit 0 (ready and controllable)."""
+    started = []
+
+    def _start(args, foreground=True, env=None, ready=True, ready_timeout=15.0):
+        b = harness.Balance(args, env or _env_default(), foreground, workdir)
+        started.append(b)
+        b.start(ready=ready, ready_timeout=ready_timeout)
+        return b
+
+    def _env_default():
+        return env
+
+    yield _start
+    for b in reversed(started):
+        b.stop()
+
+
+@pytest.fixture
+def ctl(env):
+    """ctl(cmd, port, bind=None) → (rc, stdout, stderr) with this test's env."""
+
+    def _ctl(cmd, port, bind=None, timeout=10.0, env_=None):
+        return harness.run_ctl(cmd, port, env_ or env, bind=bind, timeout=timeout)
+
+    return _ctl

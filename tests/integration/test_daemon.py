@@ -1,0 +1,229 @@
+"""Process life cycle: daemonising, foreground, rendezvous file, kill,
+signals, stale files, several instances."""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+from harness import (BALANCE_BIN, EX_UNAVAILABLE, LOOP4, channel, closed_by_peer, connect,
+                     echo_roundtrip, free_listen_port, get_tag, is_listening, kill_pid, parse_kv_file,
+                     parse_show, pid_alive, pids_listening, port_bindable, rendezvous_path, run_ctl,
+                     wait_counters_zero, wait_for)
+
+import pytest
+
+
+def test_daemon_returns_once_ready(start_balance, backends):
+    """The command returns 0 once the proxy listens and is controllable:
+    no polling needed afterwards."""
+    be = backends.tag("A")
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    assert bal.start_elapsed < 10
+    assert is_listening(port)
+    assert get_tag(port) == "A"
+    rc, out, err = bal.ctl("show")
+    assert rc == 0 and len(parse_show(out)) == 1, (rc, out, err)
+    assert bal.pid and pid_alive(bal.pid), "daemon pid not found or not alive"
+    wait_counters_zero(bal)
+
+
+def test_daemon_releases_callers_stdout_and_stderr(env, backends, balance_bin):
+    """`out=$(balance 8080 host)` returns: the daemon does not keep the
+    caller's stdout/stderr pipes open."""
+    be = backends.echo()
+    port = free_listen_port()
+    p = subprocess.Popen([BALANCE_BIN, str(port), channel(be)], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        try:
+            out, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail("the daemon kept the caller's stdout/stderr pipes open")
+        assert p.returncode == 0, err
+        assert is_listening(port)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        for pid in pids_listening(port):
+            kill_pid(pid)
+
+
+def test_rendezvous_file(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    path = rendezvous_path(runtime_dir, port)
+    assert os.path.exists(path), f"no rendezvous file {path}; dir has {os.listdir(runtime_dir)}"
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+    assert st.st_uid == os.geteuid()
+    info = parse_kv_file(path)
+    assert info.get("port", "").isdigit(), f"no port= line: {info}"
+    ctl_port = int(info["port"])
+    assert is_listening(ctl_port), "the control port of the rendezvous file does not listen"
+    if "pid" in info:
+        assert int(info["pid"]) in pids_listening(port), "pid= is not the process listening"
+
+
+def test_foreground_stays_in_foreground(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)])
+    assert os.path.exists(rendezvous_path(runtime_dir, port)), os.listdir(runtime_dir)
+    assert bal.proc.poll() is None
+    assert pids_listening(port) == {bal.proc.pid}, "-f must not fork away"
+
+
+def _assert_gone(bal, port, runtime_dir, bind=None):
+    wait_for(lambda: not bal.alive(), 3, what="the daemon to exit")
+    wait_for(lambda: port_bindable(port), 1, what=f"port {port} to be free")
+    assert not os.path.exists(rendezvous_path(runtime_dir, port, bind)), "rendezvous file left behind"
+
+
+def test_kill_command(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    rc, out, err = bal.ctl("kill")
+    assert rc == 0, (rc, out, err)
+    assert "shutdown complete, exiting." in out, (out, err)
+    _assert_gone(bal, port, runtime_dir)
+
+
+def test_kill_command_foreground_exit_status(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)])
+    rc, out, err = bal.ctl("kill")
+    assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
+    try:
+        code = bal.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pytest.fail("foreground balance still running after kill")
+    assert code == 0, f"exit status {code}; stderr={bal.stderr()!r}"
+    _assert_gone(bal, port, runtime_dir)
+
+
+def test_kill_closes_open_connections(start_balance, backends):
+    """`kill` stops the daemon: open connections are closed too (quirk 17)."""
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)], foreground=False)
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"hi\n") == b"hi\n"
+        rc, out, err = bal.ctl("kill")
+        assert rc == 0, (rc, out, err)
+        assert closed_by_peer(s, 3), "connection still open after kill"
+    finally:
+        s.close()
+    wait_for(lambda: be.active == 0, 3, what="the backend side closed")
+
+
+def test_kill_with_bind_address(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance(["-b", LOOP4, port, channel(be)], foreground=False)
+    rc, out, err = bal.ctl("kill")
+    assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
+    _assert_gone(bal, port, runtime_dir, bind=LOOP4)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_foreground_signal_cleans_up(sig, start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)])
+    assert os.path.exists(rendezvous_path(runtime_dir, port))
+    bal.proc.send_signal(sig)
+    try:
+        bal.proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"balance -f did not exit on {sig.name}")
+    _assert_gone(bal, port, runtime_dir)
+
+
+def test_no_master_process(env, balance_bin):
+    port = free_listen_port()
+    t0 = time.monotonic()
+    rc, out, err = run_ctl("show", port, env)
+    elapsed = time.monotonic() - t0
+    assert rc == EX_UNAVAILABLE, (rc, out, err)
+    assert "no master process, exiting." in out + err
+    assert elapsed < 3.5, f"took {elapsed:.1f}s"
+
+
+def test_no_master_process_interactive(env, balance_bin):
+    from harness import run_balance
+    port = free_listen_port()
+    t0 = time.monotonic()
+    rc, out, err = run_balance(["-i", str(port)], env, stdin_data="show\n")
+    assert rc == EX_UNAVAILABLE, (rc, out, err)
+    assert "no master process, exiting." in out + err
+    assert time.monotonic() - t0 < 3.5
+
+
+def test_stale_rendezvous_file(start_balance, backends, runtime_dir, env, workdir):
+    """A rendezvous file left by a dead daemon: -c fails fast with a clear
+    message; a new daemon on that port starts and replaces it."""
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    path = rendezvous_path(runtime_dir, port)
+    saved = os.path.join(workdir, "saved-rendezvous")
+    shutil.copy2(path, saved)
+    old_pid = bal.pid
+    rc, out, err = bal.ctl("kill")
+    assert rc == 0, (rc, out, err)
+    wait_for(lambda: not pid_alive(old_pid), 3, what="the daemon to exit")
+    shutil.copy2(saved, path)
+    os.chmod(path, 0o600)
+
+    t0 = time.monotonic()
+    rc, out, err = run_ctl("show", port, env)
+    elapsed = time.monotonic() - t0
+    assert rc != 0, f"-c show succeeded against a stale file: {out!r}"
+    assert rc > 0, f"killed by signal {-rc}"
+    assert (out + err).strip(), "no message for a stale rendezvous file"
+    assert elapsed < 3.5, f"took {elapsed:.1f}s"
+
+    bal2 = start_balance([port, channel(be)], foreground=False)
+    rc, out, err = bal2.ctl("show")
+    assert rc == 0 and len(parse_show(out)) == 1, (rc, out, err)
+    info = parse_kv_file(path)
+    if "pid" in info:
+        assert int(info["pid"]) == bal2.pid != old_pid
+
+
+def test_two_instances_on_different_ports(start_balance, backends):
+    a, b = backends.tag("A"), backends.tag("B")
+    bal1 = start_balance([free_listen_port(), channel(a)], foreground=False)
+    bal2 = start_balance([free_listen_port(), channel(b)], foreground=False)
+    assert bal1.show()[0]["port"] == a.port
+    assert bal2.show()[0]["port"] == b.port
+    assert "channel 0 disabled" in bal1.ctl_ok("disable 0")
+    assert bal2.show()[0]["state"] == "ENA"
+    assert bal1.show()[0]["state"] == "dis"
+    assert get_tag(bal2.port) == "B"
+    wait_counters_zero(bal2)
+
+
+def test_same_port_different_bind_addresses(start_balance, backends, runtime_dir):
+    """Instance identity is port + -b string: two instances on one port."""
+    a, b = backends.tag("A"), backends.tag("B")
+    port = free_listen_port()
+    bal1 = start_balance(["-b", "127.0.0.1", port, channel(a)], foreground=False)
+    bal2 = start_balance(["-b", "127.0.0.2", port, channel(b)], foreground=False)
+    assert get_tag(port, host="127.0.0.1") == "A"
+    assert get_tag(port, host="127.0.0.2") == "B"
+    assert bal1.show()[0]["port"] == a.port
+    assert bal2.show()[0]["port"] == b.port
+    assert os.path.exists(rendezvous_path(runtime_dir, port, "127.0.0.1"))
+    assert os.path.exists(rendezvous_path(runtime_dir, port, "127.0.0.2"))
+    wait_counters_zero(bal1)
+    wait_counters_zero(bal2)

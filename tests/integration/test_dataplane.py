@@ -1,0 +1,336 @@
+"""Data path: integrity, half-close both ways, independent directions,
+concurrency, idle timeout, -p packet dump, -d diagnostics."""
+
+import socket
+import struct
+import threading
+import time
+
+from harness import (channel, closed_by_peer, connect, det_bytes, echo_roundtrip, free_listen_port,
+                     greet_then_shutdown_handler, make_bulk_handler, make_flood_handler, recv_all,
+                     recv_exact, recv_line, sha, wait_counters_zero, wait_for, wait_show)
+
+import pytest
+
+MB = 1 << 20
+
+
+def test_echo_through_daemon(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)], foreground=False)
+    s = connect(bal.port)
+    try:
+        for i in range(5):
+            msg = f"line {i}\n".encode()
+            assert echo_roundtrip(s, msg) == msg
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_half_close_client_to_backend(start_balance, backends):
+    """Client shuts down its write side: the backend sees EOF and can still
+    send its reply, which reaches the client (3.54 quirk 4 fixed)."""
+    srv = backends.halfclose()
+    bal = start_balance([free_listen_port(), channel(srv)])
+    data = det_bytes(300000, 1)
+    s = connect(bal.port)
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        reply = recv_all(s, 10)
+    finally:
+        s.close()
+    assert reply == f"GOT {len(data)} {sha(data)}\n".encode()
+    wait_counters_zero(bal)
+
+
+def test_half_close_backend_to_client(start_balance, backends):
+    """The backend shuts down its write side first: the client sees EOF and
+    can still send; the backend receives it all."""
+    srv = backends.threaded(greet_then_shutdown_handler)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    data = det_bytes(200000, 2)
+    s = connect(bal.port)
+    try:
+        assert recv_line(s) == b"HELLO\n"
+        s.settimeout(5)
+        assert s.recv(10) == b"", "the backend's EOF was not forwarded to the client"
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        recs = srv.wait_records(1, timeout=10)
+        assert recs[0].get("received_bytes") == len(data), recs
+        assert recs[0]["received_sha"] == sha(data)
+        assert closed_by_peer(s, 5)
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_echo_8mb_both_ways_concurrently(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    payload = det_bytes(8 * MB, 3)
+    s = connect(bal.port, timeout=30)
+    errors = []
+
+    def sender():
+        try:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    try:
+        got = recv_all(s, 40)
+    finally:
+        t.join(10)
+        s.close()
+    assert not errors, errors
+    assert len(got) == len(payload)
+    assert sha(got) == sha(payload)
+    wait_show(bal, lambda rs: rs[0]["sent"] == len(payload) and rs[0]["rcvd"] == len(payload),
+              what="sent/rcvd = 8 MB")
+    wait_counters_zero(bal)
+
+
+def test_bulk_8mb_each_way_distinct(start_balance, backends):
+    up = det_bytes(8 * MB, 4)
+    down = det_bytes(8 * MB, 5)
+    srv = backends.threaded(make_bulk_handler(down))
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port, timeout=30)
+    errors = []
+
+    def sender():
+        try:
+            s.sendall(up)
+            s.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    try:
+        got = recv_all(s, 40)
+    finally:
+        t.join(10)
+        s.close()
+    assert not errors, errors
+    assert sha(got) == sha(down), f"client got {len(got)} bytes, wrong content"
+    rec = srv.wait_records(1, timeout=20)[0]
+    assert rec.get("received_bytes") == len(up) and rec["received_sha"] == sha(up), rec
+    rows = wait_show(bal, lambda rs: rs[0]["sent"] == len(up) and rs[0]["rcvd"] == len(down),
+                     what="sent/rcvd = 8 MB each")
+    wait_counters_zero(bal)
+
+
+def test_directions_are_independent(start_balance, backends):
+    """A backend that floods a client which does not read must not stall the
+    client→backend direction (3.54 quirk 5 fixed)."""
+    srv = backends.threaded(make_flood_handler(256 * MB))
+    bal = start_balance([free_listen_port(), channel(srv)])
+    data = det_bytes(8 * MB, 6)
+    s = connect(bal.port, timeout=20)
+    try:
+        try:
+            s.sendall(data)
+        except socket.timeout:
+            pytest.fail("client→backend stalled while the backend→client direction was full")
+        s.shutdown(socket.SHUT_WR)
+        rec = srv.wait_records(1, timeout=20)[0]
+        assert rec.get("received_bytes") == len(data), rec
+        assert rec["received_sha"] == sha(data)
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_backend_closes_first(start_balance, backends):
+    def bye(c, rec):
+        c.sendall(b"BYE\n")
+
+    srv = backends.threaded(bye)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    for _ in range(3):
+        s = connect(bal.port)
+        try:
+            assert recv_all(s, 5) == b"BYE\n"
+        finally:
+            s.close()
+    wait_counters_zero(bal)
+
+
+def test_client_reset_mid_transfer(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    for _ in range(3):
+        s = connect(bal.port)
+        s.sendall(det_bytes(256 * 1024, 7))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST
+    wait_counters_zero(bal)
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"still fine\n") == b"still fine\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+@pytest.mark.timeout_s(90)
+def test_500_concurrent_connections(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    n = 500
+    socks = []
+    try:
+        for i in range(n):
+            socks.append(connect(bal.port, timeout=15))
+        for i, s in enumerate(socks):
+            s.sendall(b"%d\n" % i)
+        for i, s in enumerate(socks):
+            want = b"%d\n" % i
+            assert recv_exact(s, len(want), timeout=15) == want, f"connection {i}"
+        wait_show(bal, lambda rs: rs[0]["c"] == n, timeout=5, what=f"c == {n} (sum(c) == live sessions)")
+        assert be.active == n
+    finally:
+        for s in socks:
+            s.close()
+    rows = wait_counters_zero(bal, timeout=5)
+    assert rows[0]["totalc"] == n
+
+
+# ---------------------------------------------------------------- idle timeout
+
+
+def test_idle_timeout_closes_idle_connection(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance(["-T", "1", free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"x\n") == b"x\n"
+        t0 = time.monotonic()
+        assert closed_by_peer(s, 6), "-T 1: idle connection not closed"
+        elapsed = time.monotonic() - t0
+    finally:
+        s.close()
+    assert 0.7 <= elapsed <= 3.5, f"-T 1 closed the idle connection after {elapsed:.2f}s"
+    wait_counters_zero(bal)
+
+
+def test_idle_timeout_keeps_active_connection(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance(["-T", "1", free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        end = time.monotonic() + 3.0
+        i = 0
+        while time.monotonic() < end and i < 100:
+            msg = b"%d\n" % i
+            assert echo_roundtrip(s, msg) == msg, f"active connection broken after {i} round trips"
+            time.sleep(0.3)  # pacing the traffic, not synchronisation
+            i += 1
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_idle_timeout_one_direction_active(start_balance, backends):
+    """Bytes in one direction only also keep the connection alive."""
+    srv = backends.halfclose()
+    bal = start_balance(["-T", "1", free_listen_port(), channel(srv)])
+    s = connect(bal.port)
+    sent = b""
+    try:
+        end = time.monotonic() + 2.5
+        while time.monotonic() < end and len(sent) < 100:
+            s.sendall(b"k")
+            sent += b"k"
+            time.sleep(0.3)  # pacing
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s, 5) == f"GOT {len(sent)} {sha(sent)}\n".encode()
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_idle_timeout_zero_means_never(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance(["-T", "0", free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"a\n") == b"a\n"
+        assert not closed_by_peer(s, 2.5), "-T 0 closed an idle connection"
+        assert echo_roundtrip(s, b"b\n") == b"b\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+# ---------------------------------------------------------------- -p / -d
+
+DUMP_MSG = b"hello\\world\x01\xff\r\n"
+DUMP_TEXT = "hello\\\\world\\01\\FF\\0D\\0A\n\n"
+
+
+def test_packet_dump_format_and_flush(start_balance, backends):
+    """-p: `-> N` / `-< N`, escapes, flushed per chunk (quirk 23), EOF as
+    `-> 0` with an empty line."""
+    be = backends.echo()
+    bal = start_balance(["-p", free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, DUMP_MSG) == DUMP_MSG
+        expected = f"-> 15\n{DUMP_TEXT}-< 15\n{DUMP_TEXT}"
+        try:
+            wait_for(lambda: bal.stdout() == expected, 3, what="the dump of one round trip")
+        except AssertionError:
+            pytest.fail(f"-p output while running: {bal.stdout()!r}, want {expected!r}")
+        s.shutdown(socket.SHUT_WR)
+        assert closed_by_peer(s, 5)
+    finally:
+        s.close()
+    expected += "-> 0\n\n-< 0\n\n"
+    try:
+        wait_for(lambda: bal.stdout() == expected, 3, what="the EOF lines")
+    except AssertionError:
+        pytest.fail(f"-p output: {bal.stdout()!r}, want {expected!r}")
+    wait_counters_zero(bal)
+
+
+def test_packet_dump_wraps_long_lines(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance(["-p", free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"a" * 200) == b"a" * 200
+        wait_for(lambda: bal.stdout().count("\n-< 200\n") == 1 and bal.stdout().endswith("\n\n"), 3,
+                 what="dump of 200 bytes both ways")
+    finally:
+        s.close()
+    out = bal.stdout()
+    first = out.split("-< 200\n")[0]
+    assert first.startswith("-> 200\n")
+    body = first[len("-> 200\n"):]
+    lines = body.split("\n")
+    assert "".join(lines) == "a" * 200
+    assert max(len(x) for x in lines) <= 84, f"lines not wrapped near 80 columns: {lines}"
+    assert len([x for x in lines if x]) >= 3
+    wait_counters_zero(bal)
+
+
+def test_debug_goes_to_stderr_with_real_client_address(start_balance, backends):
+    """-d: diagnostics on stderr only, with the real client address (quirk 22)."""
+    be = backends.echo()
+    bal = start_balance(["-d", free_listen_port(), channel(be)])
+    s = connect(bal.port, src="127.0.0.7")
+    try:
+        assert echo_roundtrip(s, b"dbg\n") == b"dbg\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    wait_for(lambda: "127.0.0.7" in bal.stderr(), 3, what="-d output naming the client 127.0.0.7")
+    assert bal.stdout() == "", f"-d wrote to stdout: {bal.stdout()!r}"

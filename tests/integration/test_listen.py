@@ -1,0 +1,117 @@
+"""Listening side (-b, -6, dual-stack default), IPv6 backends, -B."""
+
+import os
+
+import pytest
+
+from harness import (LOOP4, LOOP6, channel, connect, free_listen_port, get_tag, ipv6_available,
+                     listeners, open_tagged, rendezvous_path, run_ctl, wait_counters_zero)
+
+needs_v6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+
+
+def assert_refused(port, host):
+    with pytest.raises(ConnectionRefusedError):
+        s = connect(port, host=host, timeout=3)
+        s.close()
+
+
+def test_default_listener_is_dual_stack(start_balance, backends):
+    """Without -b both IPv4 and IPv6 clients are served (quirk 21 fixed)."""
+    be = backends.tag("A")
+    bal = start_balance([free_listen_port(), channel(be)])
+    assert get_tag(bal.port, host=LOOP4) == "A"
+    assert get_tag(bal.port, host="127.0.0.2") == "A"
+    if ipv6_available():
+        assert get_tag(bal.port, host=LOOP6) == "A"
+    wait_counters_zero(bal)
+
+
+@needs_v6
+def test_ipv6_listen_flag(start_balance, backends):
+    be = backends.tag("A")
+    bal = start_balance(["-6", free_listen_port(), channel(be)])
+    assert get_tag(bal.port, host=LOOP6) == "A"
+    assert all(fam == 6 for fam, _ in listeners(bal.port)), listeners(bal.port)
+    wait_counters_zero(bal)
+
+
+def test_bind_address_v4(start_balance, backends, env, runtime_dir):
+    be = backends.tag("A")
+    port = free_listen_port()
+    bal = start_balance(["-b", LOOP4, port, channel(be)])
+    assert get_tag(port, host=LOOP4) == "A"
+    assert_refused(port, "127.0.0.2")
+    if ipv6_available():
+        assert_refused(port, LOOP6)
+    assert {addr for _, addr in listeners(port)} <= {LOOP4, "::ffff:127.0.0.1"}
+    assert os.path.exists(rendezvous_path(runtime_dir, port, LOOP4)), os.listdir(runtime_dir)
+    # an instance is identified by port + the -b string (3.54 keeps this)
+    rc, out, err = run_ctl("show", port, env)
+    assert rc != 0, f"-c without the instance's -b must not find it: {out!r}"
+    rc, out, err = run_ctl("show", port, env, bind=LOOP4)
+    assert rc == 0 and "127.0.0.1" in out, (rc, out, err)
+    wait_counters_zero(bal)
+
+
+@needs_v6
+def test_bind_address_v6(start_balance, backends, runtime_dir):
+    be = backends.tag("A")
+    port = free_listen_port()
+    bal = start_balance(["-b", LOOP6, port, channel(be)])
+    assert get_tag(port, host=LOOP6) == "A"
+    assert_refused(port, LOOP4)
+    assert os.path.exists(rendezvous_path(runtime_dir, port, LOOP6)), os.listdir(runtime_dir)
+    wait_counters_zero(bal)
+
+
+def test_bind_v4_mapped_address(start_balance, backends):
+    """Man page example: -b ::ffff:10.1.1.3 binds the IPv4 address."""
+    be = backends.tag("A")
+    port = free_listen_port()
+    bal = start_balance(["-b", "::ffff:127.0.0.1", port, channel(be)])
+    assert get_tag(port, host=LOOP4) == "A"
+    assert_refused(port, "127.0.0.2")
+    wait_counters_zero(bal)
+
+
+@needs_v6
+def test_ipv6_backends(start_balance, backends):
+    v6 = backends.tag("V6", host=LOOP6)
+    g = backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(v6, host=LOOP6, maxc=1), "!", channel(g)])
+    rows = bal.show()
+    assert rows[0]["ip"] == "::1" and rows[0]["port"] == v6.port and rows[0]["maxc"] == 1, rows[0]["line"]
+    s, t = open_tagged(bal.port)
+    try:
+        assert t == "V6"
+        assert get_tag(bal.port) == "G"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    assert get_tag(bal.port, host=LOOP6) == "V6"
+    wait_counters_zero(bal)
+
+
+@needs_v6
+def test_ipv6_backend_without_port(start_balance, backends):
+    """`[::1]` alone: default port = the listening port."""
+    port = free_listen_port()
+    try:
+        v6 = backends.tag("V6", host=LOOP6, port=port)
+    except OSError:
+        pytest.skip("port busy on ::1")
+    bal = start_balance(["-b", LOOP4, port, "[::1]"])
+    assert get_tag(port) == "V6"
+    assert bal.show()[0]["port"] == port
+    wait_counters_zero(bal)
+
+
+def test_outgoing_bind_address(start_balance, backends):
+    """-B: connections to the backends come from that address."""
+    be = backends.tag("A")
+    bal = start_balance(["-B", "127.0.0.5", free_listen_port(), channel(be)])
+    assert get_tag(bal.port) == "A"
+    assert get_tag(bal.port) == "A"
+    assert [p[0] for p in be.peers] == ["127.0.0.5", "127.0.0.5"], be.peers
+    wait_counters_zero(bal)

@@ -1,0 +1,354 @@
+"""Scheduling: round robin (3.54 cursor), failover on refused connect and on
+connect timeout, groups, maxc, autodisable, hash groups (rendezvous)."""
+
+import time
+
+import pytest
+
+from harness import (LOOP4, LOOP6, channel, closed_by_peer, connect, dead_port, free_listen_port,
+                     get_tag, ipv6_available, open_tagged, sources, wait_counters_zero, wait_show)
+
+
+def tags(port, n, **kw):
+    return [get_tag(port, **kw) for _ in range(n)]
+
+
+# ---------------------------------------------------------------- round robin
+
+
+def test_round_robin_order(start_balance, backends):
+    a, b, c = backends.tag("A"), backends.tag("B"), backends.tag("C")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c)])
+    assert tags(bal.port, 7) == ["A", "B", "C", "A", "B", "C", "A"]
+    wait_counters_zero(bal)
+
+
+def test_round_robin_daemon_mode(start_balance, backends):
+    a, b = backends.tag("A"), backends.tag("B")
+    bal = start_balance([free_listen_port(), channel(a), channel(b)], foreground=False)
+    assert tags(bal.port, 4) == ["A", "B", "A", "B"]
+    wait_counters_zero(bal)
+
+
+def test_cursor_moves_past_granted_channel(start_balance, backends):
+    """3.54: after a failover the cursor moves past the channel actually
+    used, so with channel 0 refusing the others alternate: B C B C."""
+    a = dead_port()
+    b, c = backends.tag("B"), backends.tag("C")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c)])
+    assert tags(bal.port, 6) == ["B", "C", "B", "C", "B", "C"]
+    wait_counters_zero(bal)
+
+
+def test_refused_connect_marks_nothing(start_balance, backends):
+    """Without -a a refused channel stays enabled and is used again as soon
+    as it answers."""
+    x_port = dead_port()
+    b = backends.tag("B")
+    bal = start_balance([free_listen_port(), channel(x_port), channel(b)])
+    assert tags(bal.port, 2) == ["B", "B"]
+    try:
+        backends.tag("X", port=x_port)
+    except OSError:
+        pytest.skip("the refused port was taken meanwhile")
+    assert tags(bal.port, 4) == ["X", "B", "X", "B"]
+    rows = wait_counters_zero(bal)
+    assert rows[0]["state"] == "ENA"
+
+
+def test_failover_to_next_group(start_balance, backends):
+    g1 = backends.tag("G1")
+    bal = start_balance([free_listen_port(), channel(dead_port()), channel(dead_port()), "!", channel(g1)])
+    assert tags(bal.port, 3) == ["G1", "G1", "G1"]
+    wait_counters_zero(bal)
+
+
+def test_failover_skips_unusable_in_next_group(start_balance, backends):
+    """Failover into group 1 only tries usable channels there: a full one
+    is skipped (3.54 quirk 3 fixed)."""
+    a, b = backends.tag("A"), backends.tag("B")
+    bal = start_balance([free_listen_port(), channel(dead_port()), "!", channel(a, maxc=1), channel(b)])
+    s1, t1 = open_tagged(bal.port)
+    try:
+        assert t1 == "A"
+        assert tags(bal.port, 3) == ["B", "B", "B"]
+    finally:
+        s1.close()
+    wait_counters_zero(bal)
+
+
+def test_all_channels_fail_closes_client(start_balance, backends):
+    bal = start_balance([free_listen_port(), channel(dead_port()), "!", channel(dead_port())])
+    t0 = time.monotonic()
+    s = connect(bal.port)
+    try:
+        assert closed_by_peer(s, 5.0), "client not closed although every channel refuses"
+    finally:
+        s.close()
+    assert time.monotonic() - t0 < 3.0
+    wait_counters_zero(bal)
+
+
+# ---------------------------------------------------------------- connect timeout
+
+
+def test_blackhole_technique_times_out(backends):
+    """The SYN-dropping listener used below: connects time out, not refused."""
+    bh = backends.blackhole()
+    assert bh.verify(0.5)
+
+
+def test_connect_timeout_fails_over_within_group(start_balance, backends):
+    bh = backends.blackhole()
+    b = backends.tag("B")
+    bal = start_balance(["-t", "1", free_listen_port(), channel(bh), channel(b)])
+    t0 = time.monotonic()
+    assert get_tag(bal.port, timeout=10) == "B"
+    elapsed = time.monotonic() - t0
+    assert 0.7 <= elapsed <= 4.0, f"failover after {elapsed:.2f}s with -t 1"
+    wait_counters_zero(bal)
+
+
+def test_connect_timeout_fails_over_to_next_group(start_balance, backends):
+    bh = backends.blackhole()
+    g1 = backends.tag("G1")
+    bal = start_balance(["-t", "1", free_listen_port(), channel(bh), "!", channel(g1)])
+    t0 = time.monotonic()
+    assert get_tag(bal.port, timeout=10) == "G1"
+    assert 0.7 <= time.monotonic() - t0 <= 4.0
+    wait_counters_zero(bal)
+
+
+def test_connect_timeout_all_fail_closes_client(start_balance, backends):
+    bh = backends.blackhole()
+    bal = start_balance(["-t", "1", free_listen_port(), channel(bh)])
+    t0 = time.monotonic()
+    s = connect(bal.port)
+    try:
+        assert closed_by_peer(s, 6.0), "client not closed after the connect timeout"
+    finally:
+        s.close()
+    elapsed = time.monotonic() - t0
+    assert 0.7 <= elapsed <= 4.0, f"closed after {elapsed:.2f}s with -t 1"
+    wait_counters_zero(bal)
+
+
+def test_default_connect_timeout_is_5s(start_balance, backends):
+    bh = backends.blackhole()
+    bal = start_balance([free_listen_port(), channel(bh)])
+    t0 = time.monotonic()
+    s = connect(bal.port)
+    try:
+        assert closed_by_peer(s, 12.0), "client not closed after the default connect timeout"
+    finally:
+        s.close()
+    elapsed = time.monotonic() - t0
+    assert 4.0 <= elapsed <= 9.0, f"closed after {elapsed:.2f}s; default -t is 5"
+    wait_counters_zero(bal)
+
+
+# ---------------------------------------------------------------- maxc
+
+
+def test_maxc_full_channel_spills_within_group(start_balance, backends):
+    a, b, c = backends.tag("A"), backends.tag("B"), backends.tag("C")
+    bal = start_balance([free_listen_port(), channel(a, maxc=1), channel(b), channel(c)])
+    held = []
+    try:
+        for _ in range(6):
+            s, t = open_tagged(bal.port)
+            held.append((s, t))
+        assert [t for _, t in held] == ["A", "B", "C", "B", "C", "B"]
+        rows = wait_show(bal, lambda rs: [r["c"] for r in rs] == [1, 3, 2], what="c = 1 3 2")
+        assert [r["maxc"] for r in rows] == [1, 0, 0]
+    finally:
+        for s, _ in held:
+            s.close()
+    wait_counters_zero(bal)
+
+
+def test_maxc_spills_to_next_group_and_slot_is_released(start_balance, backends):
+    a, g = backends.tag("A"), backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(a, maxc=1), "!", channel(g)])
+    s1, t1 = open_tagged(bal.port)
+    try:
+        assert t1 == "A"
+        assert tags(bal.port, 2) == ["G", "G"]
+    finally:
+        s1.close()
+    wait_counters_zero(bal)
+    assert get_tag(bal.port) == "A"
+    wait_counters_zero(bal)
+
+
+def test_maxc_zero_is_unlimited(start_balance, backends):
+    a, g = backends.tag("A"), backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(a, maxc=0), "!", channel(g)])
+    held = []
+    try:
+        for _ in range(20):
+            held.append(open_tagged(bal.port))
+        assert all(t == "A" for _, t in held), [t for _, t in held]
+        wait_show(bal, lambda rs: rs[0]["c"] == 20, what="c == 20")
+    finally:
+        for s, _ in held:
+            s.close()
+    wait_counters_zero(bal)
+
+
+# ---------------------------------------------------------------- autodisable
+
+
+def test_autodisable_failing_channel(start_balance, backends):
+    x_port = dead_port()
+    b = backends.tag("B")
+    bal = start_balance(["-a", free_listen_port(), channel(x_port), channel(b)])
+    assert get_tag(bal.port) == "B"
+    rows = wait_show(bal, lambda rs: rs[0]["state"] == "dis", what="channel 0 autodisabled")
+    assert rows[1]["state"] == "ENA"
+    try:
+        backends.tag("X", port=x_port)
+    except OSError:
+        pytest.skip("the refused port was taken meanwhile")
+    assert tags(bal.port, 4) == ["B"] * 4, "an autodisabled channel must stay disabled"
+    out = bal.ctl_ok("enable 0")
+    assert "channel 0 enabled" in out
+    got = tags(bal.port, 4)
+    assert sorted(set(got)) == ["B", "X"], got
+    wait_counters_zero(bal)
+
+
+def test_autodisable_all_fail_then_next_group(start_balance, backends):
+    g = backends.tag("G")
+    bal = start_balance(["-a", free_listen_port(), channel(dead_port()), "!", channel(g)])
+    assert tags(bal.port, 3) == ["G"] * 3
+    rows = wait_counters_zero(bal)
+    assert rows[0]["state"] == "dis"
+    assert rows[0]["totalc"] == 1, "a disabled channel must not be tried again"
+
+
+# ---------------------------------------------------------------- hash groups
+
+
+def hash_map(port, srcs, host=LOOP4):
+    return {src: get_tag(port, host=host, src=src) for src in srcs}
+
+
+def test_hash_same_client_same_channel_and_spread(start_balance, backends):
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    srcs = sources(59)
+    first = hash_map(bal.port, srcs)
+    second = hash_map(bal.port, srcs)
+    assert first == second, "a client address must always land on the same channel"
+    assert None not in first.values()
+    counts = {t: list(first.values()).count(t) for t in "ABCD"}
+    assert counts["D"] == 0, f"nothing should fail over to group 1: {counts}"
+    assert all(counts[t] > 0 for t in "ABC"), f"hash does not spread clients (3.54 quirk 1): {counts}"
+    rows = wait_counters_zero(bal)
+    assert rows[0]["type"] == "Hash" and rows[3]["type"] == "RR"
+
+
+def test_hash_group_reached_by_failover(start_balance, backends):
+    """A hash group reached by failover hashes the client the same way as a
+    first group (3.54 quirk 2 fixed)."""
+    a, b, c, e = (backends.tag(n) for n in "ABCE")
+    bal = start_balance([free_listen_port(), channel(dead_port()), "!", channel(a), channel(b), channel(c),
+                         "%", channel(e)])
+    srcs = sources(40)
+    first = hash_map(bal.port, srcs)
+    assert first == hash_map(bal.port, srcs)
+    counts = {t: list(first.values()).count(t) for t in "ABCE"}
+    assert counts["E"] == 0 and all(counts[t] for t in "ABC"), counts
+    wait_counters_zero(bal)
+
+
+def test_hash_v4_mapped_folded_to_v4(start_balance, backends):
+    """An IPv4 client seen on the dual-stack socket (v4-mapped) hashes like
+    the same client on an IPv4 socket."""
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    chans = [channel(a), channel(b), channel(c), "%", channel(d)]
+    dual = start_balance([free_listen_port()] + chans)
+    v4 = start_balance(["-b", LOOP4, free_listen_port()] + chans)
+    srcs = sources(30)
+    assert hash_map(dual.port, srcs) == hash_map(v4.port, srcs)
+    wait_counters_zero(dual)
+    wait_counters_zero(v4)
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_hash_ipv6_client_is_stable(start_balance, backends):
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    got = tags(bal.port, 4, host=LOOP6)
+    assert got[0] in ("A", "B", "C") and got == [got[0]] * 4
+    wait_counters_zero(bal)
+
+
+def _moved(before, after):
+    return {s: (before[s], after[s]) for s in before if before[s] != after[s]}
+
+
+@pytest.mark.parametrize("hash_failover", [False, True], ids=["no-H", "H"])
+def test_hash_disable_moves_only_that_channels_clients(hash_failover, start_balance, backends):
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    opts = ["-H"] if hash_failover else []
+    bal = start_balance(opts + [free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    srcs = sources(59)
+    before = hash_map(bal.port, srcs)
+    on_b = [s for s in srcs if before[s] == "B"]
+    assert on_b, f"no client on B: {before}"
+    assert "channel 1 disabled" in bal.ctl_ok("disable 1")
+    after = hash_map(bal.port, srcs)
+    moved = _moved(before, after)
+    assert set(moved) == set(on_b), f"only B's clients may move: {moved}"
+    targets = {new for _, new in moved.values()}
+    if hash_failover:
+        assert targets <= {"A", "C"}, f"-H: B's clients go to their next channel in the group: {moved}"
+        if len(on_b) >= 12:
+            assert targets == {"A", "C"}, f"-H: next channel follows each client's rank order: {moved}"
+    else:
+        assert targets == {"D"}, f"without -H B's clients go to the next group: {moved}"
+    assert "channel 1 enabled" in bal.ctl_ok("enable 1")
+    assert hash_map(bal.port, srcs) == before, "re-enabling must restore the original mapping"
+    wait_counters_zero(bal)
+
+
+@pytest.mark.parametrize("hash_failover", [False, True], ids=["no-H", "H"])
+def test_hash_refused_channel_failover(hash_failover, start_balance, backends):
+    """A channel that refuses: without -H its clients go to the next group,
+    with -H to their next channel in the same group; others stay put."""
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    opts = ["-H"] if hash_failover else []
+    bal = start_balance(opts + [free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    srcs = sources(59)
+    before = hash_map(bal.port, srcs)
+    on_b = [s for s in srcs if before[s] == "B"]
+    assert on_b
+    b.stop()  # now refused
+    after = hash_map(bal.port, srcs)
+    moved = _moved(before, after)
+    assert set(moved) == set(on_b), moved
+    targets = {new for _, new in moved.values()}
+    if hash_failover:
+        assert targets <= {"A", "C"}, moved
+    else:
+        assert targets == {"D"}, moved
+    wait_counters_zero(bal)
+
+
+def test_hash_new_channel_takes_only_its_own_clients(start_balance, backends):
+    """create + enable in a hash group: clients either stay or move to the
+    new channel (rendezvous hashing)."""
+    a, b, c, d, e = (backends.tag(n) for n in "ABCDE")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    srcs = sources(59)
+    before = hash_map(bal.port, srcs)
+    assert "channel created" in bal.ctl_ok(f"create 127.0.0.1 {e.port}")
+    assert hash_map(bal.port, srcs) == before, "a created channel is disabled until enabled"
+    assert "channel 3 enabled" in bal.ctl_ok("enable 3")
+    after = hash_map(bal.port, srcs)
+    moved = _moved(before, after)
+    assert moved, "the new channel got no client at all"
+    assert {new for _, new in moved.values()} == {"E"}, moved
+    wait_counters_zero(bal)
