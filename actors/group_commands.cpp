@@ -1,0 +1,94 @@
+#include "actors/group_commands.hpp"
+
+#include "actors/limits.hpp"
+
+namespace balance {
+
+reply apply_command(group_policy& policy, const control_command& cmd) {
+  auto& chans = policy.channels();
+  auto what = static_cast<verb>(cmd.what);
+  switch (what) {
+    case verb::set_hash:
+      policy.type = group_type::hash;
+      return reply::ok;
+    case verb::set_rr:
+      policy.type = group_type::round_robin;
+      return reply::ok;
+    case verb::create: {
+      if (chans.size() >= max_channels)
+        return reply::no_slots;
+      auto addr = net::parse_numeric_address(cmd.host);
+      auto port = net::parse_port(cmd.port);
+      if (!addr || !port)
+        return reply::invalid_address;
+      addr->port = *port;
+      // 3.54 creates channels disabled; the operator enables them.
+      policy.add(*addr, 0, channel_state::disabled);
+      return reply::ok;
+    }
+    default:
+      break;
+  }
+  if (cmd.channel >= chans.size())
+    return what == verb::assign || what == verb::maxc ? reply::unknown_channel
+                                                      : reply::no_such_channel;
+  auto& ch = chans[cmd.channel];
+  switch (what) {
+    case verb::enable:
+      if (ch.enabled())
+        return reply::already;
+      ch.state = channel_state::enabled;
+      return reply::ok;
+    case verb::disable:
+      // An operator's disable is "hard", even over an automatic one.
+      if (ch.state == channel_state::disabled)
+        return reply::already;
+      ch.state = channel_state::disabled;
+      return reply::ok;
+    case verb::reset:
+      ch.total = 0;
+      ch.traffic->sent.store(0, std::memory_order_relaxed);
+      ch.traffic->rcvd.store(0, std::memory_order_relaxed);
+      return reply::ok;
+    case verb::maxc:
+      ch.maxc = cmd.value;
+      return reply::ok;
+    case verb::assign: {
+      if (ch.enabled())
+        return reply::must_be_disabled;
+      auto addr = net::parse_numeric_address(cmd.host);
+      auto port = net::parse_port(cmd.port);
+      if (!addr || !port)
+        return reply::invalid_address;
+      addr->port = *port;
+      ch.target = *addr;
+      return reply::ok;
+    }
+    default:
+      return reply::ok;
+  }
+}
+
+std::vector<channel_status> group_rows(const group_policy& policy,
+                                       uint32_t group) {
+  std::vector<channel_status> rows;
+  uint32_t index = 0;
+  for (auto& ch : policy.channels()) {
+    channel_status row;
+    row.group = group;
+    row.index = index++;
+    row.type = static_cast<uint8_t>(policy.type);
+    row.state = static_cast<uint8_t>(ch.state);
+    row.address = ch.target.address_text();
+    row.port = ch.target.port;
+    row.current = ch.current;
+    row.total = ch.total;
+    row.maxc = ch.maxc;
+    row.sent = ch.traffic->sent.load(std::memory_order_relaxed);
+    row.rcvd = ch.traffic->rcvd.load(std::memory_order_relaxed);
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+} // namespace balance

@@ -1,0 +1,19 @@
+// Operator commands on one group (enable, disable, reset, maxc, create,
+// assign, hash, rr) and its show rows: pure rules the scheduler applies.
+#pragma once
+
+#include <vector>
+
+#include "actors/group_policy.hpp"
+#include "actors/status.hpp"
+
+namespace balance {
+
+/// Applies a control command to a group; the reply says what happened.
+reply apply_command(group_policy& policy, const control_command& cmd);
+
+/// The show rows of a group, in channel order.
+std::vector<channel_status> group_rows(const group_policy& policy,
+                                       uint32_t group);
+
+} // namespace balance
