@@ -74,8 +74,8 @@ control_actor::behavior_type control(control_pointer self,
         std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::steady_clock::now() - self->state.started)
           .count());
-      collector->pending = cfg.directory->groups.size() + 1;
-      for (auto& group : cfg.directory->groups)
+      collector->pending = cfg.directory->size() + 1;
+      for (auto& group : cfg.directory->actors())
         self->request(group, ask_timeout, show_atom::value)
           .then(
             [=](std::vector<channel_status>& rows) {
@@ -105,7 +105,7 @@ control_actor::behavior_type control(control_pointer self,
       auto& cfg = self->state.config;
       if (!secret_matches(cfg.secret, secret))
         return refused_error();
-      if (cmd.group >= cfg.directory->groups.size())
+      if (cmd.group >= cfg.directory->size())
         return static_cast<int32_t>(reply::unknown_group);
       if (cmd.what > static_cast<uint8_t>(verb::set_rr))
         return caf::make_error(caf::sec::unexpected_message);
@@ -113,7 +113,7 @@ control_actor::behavior_type control(control_pointer self,
       if (what == verb::create || what == verb::assign)
         resolve_in_place(cmd.host);
       auto rp = self->make_response_promise<int32_t>();
-      self->request(cfg.directory->groups[cmd.group], ask_timeout,
+      self->request(cfg.directory->actor(cmd.group), ask_timeout,
                     command_atom::value, cmd)
         .then([=](int32_t code) mutable { rp.deliver(code); },
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });

@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
+#include "actors/directory.hpp"
 #include "actors/listener.hpp"
 #include "actors/protocol.hpp"
-#include "actors/session.hpp"
 
 namespace balance {
 

@@ -46,7 +46,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       ch.state = channel_state::disabled;
       return reply::ok;
     case verb::reset:
-      ch.total = 0;
+      ch.load->total.store(0, std::memory_order_relaxed);
       ch.traffic->sent.store(0, std::memory_order_relaxed);
       ch.traffic->rcvd.store(0, std::memory_order_relaxed);
       return reply::ok;
@@ -81,8 +81,8 @@ std::vector<channel_status> group_rows(const group_policy& policy,
     row.state = static_cast<uint8_t>(ch.state);
     row.address = ch.target.address_text();
     row.port = ch.target.port;
-    row.current = ch.current;
-    row.total = ch.total;
+    row.current = ch.current();
+    row.total = ch.total();
     row.maxc = ch.maxc;
     row.sent = ch.traffic->sent.load(std::memory_order_relaxed);
     row.rcvd = ch.traffic->rcvd.load(std::memory_order_relaxed);

@@ -60,30 +60,54 @@ std::vector<uint32_t> group_policy::rank(client_key client) const {
   return order;
 }
 
+bool channel::try_acquire() const {
+  if (!enabled())
+    return false;
+  auto& c = load->current;
+  if (maxc == 0) {
+    c.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  auto now = c.load(std::memory_order_relaxed);
+  while (now < maxc)
+    if (c.compare_exchange_weak(now, now + 1, std::memory_order_relaxed))
+      return true;
+  return false;
+}
+
+void channel::release() const {
+  auto& c = load->current;
+  auto now = c.load(std::memory_order_relaxed);
+  while (now > 0)
+    if (c.compare_exchange_weak(now, now - 1, std::memory_order_relaxed))
+      return;
+}
+
 std::optional<uint32_t> group_policy::pick(client_key client,
-                                           const tried_set& tried) {
+                                           const tried_set& tried) const {
   if (channels_.empty())
     return std::nullopt;
   auto found = type == group_type::hash ? pick_hash(client, tried)
                                         : pick_round_robin(tried);
   if (found)
-    grant(*found);
+    granted(*found);
   return found;
 }
 
 std::optional<uint32_t>
-group_policy::pick_round_robin(const tried_set& tried) {
+group_policy::pick_round_robin(const tried_set& tried) const {
   auto n = static_cast<uint32_t>(channels_.size());
+  auto start = cursor_->load(std::memory_order_relaxed) % n;
   for (uint32_t k = 0; k < n; ++k) {
-    auto i = (cursor_ + k) % n;
-    if (channels_[i].usable() && !contains(tried, i))
+    auto i = (start + k) % n;
+    if (!contains(tried, i) && channels_[i].try_acquire())
       return i;
   }
   return std::nullopt;
 }
 
 std::optional<uint32_t> group_policy::pick_hash(client_key client,
-                                                const tried_set& tried) {
+                                                const tried_set& tried) const {
   if (!hash_failover) {
     // Without -H only the client's own channel will do; otherwise the
     // client fails over to the next group, as in 3.54.
@@ -91,41 +115,46 @@ std::optional<uint32_t> group_policy::pick_hash(client_key client,
     for (uint32_t i = 1; i < channels_.size(); ++i)
       if (score(i, client) > score(best, client))
         best = i;
-    if (channels_[best].usable() && !contains(tried, best))
+    if (!contains(tried, best) && channels_[best].try_acquire())
       return best;
     return std::nullopt;
   }
   for (auto i : rank(client))
-    if (channels_[i].usable() && !contains(tried, i))
+    if (!contains(tried, i) && channels_[i].try_acquire())
       return i;
   return std::nullopt;
 }
 
-void group_policy::grant(uint32_t index) {
-  auto& ch = channels_[index];
-  ++ch.current;
-  ++ch.total;
-  cursor_ = (index + 1) % static_cast<uint32_t>(channels_.size());
+void group_policy::granted(uint32_t index) const {
+  channels_[index].load->total.fetch_add(1, std::memory_order_relaxed);
+  cursor_->store((index + 1) % static_cast<uint32_t>(channels_.size()),
+                 std::memory_order_relaxed);
 }
 
 void group_policy::on_failed(uint32_t index) {
-  if (index >= channels_.size())
-    return;
   on_released(index);
-  auto& ch = channels_[index];
-  if (autodisable && ch.state == channel_state::enabled)
-    ch.state = channel_state::auto_disabled;
+  mark_failed(index);
 }
 
-void group_policy::on_released(uint32_t index) {
-  if (index < channels_.size() && channels_[index].current > 0)
-    --channels_[index].current;
+bool group_policy::mark_failed(uint32_t index) {
+  if (index >= channels_.size())
+    return false;
+  auto& ch = channels_[index];
+  if (!autodisable || ch.state != channel_state::enabled)
+    return false;
+  ch.state = channel_state::auto_disabled;
+  return true;
+}
+
+void group_policy::on_released(uint32_t index) const {
+  if (index < channels_.size())
+    channels_[index].release();
 }
 
 uint64_t group_policy::live() const {
   uint64_t sum = 0;
   for (auto& ch : channels_)
-    sum += ch.current;
+    sum += ch.current();
   return sum;
 }
 

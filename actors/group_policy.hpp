@@ -1,7 +1,13 @@
 // The scheduling rules of one channel group, as plain C++ (no actors, no
 // sockets): which channel a client gets, round robin or rendezvous hash,
-// maxc, autodisable, and the per-channel counters. The scheduler actor owns
-// one of these and is its only writer.
+// maxc, autodisable, and the per-channel counters.
+//
+// The configuration (channels, states, maxc, type) has one writer, the
+// group's scheduler actor, which publishes immutable copies; the data path
+// picks from the latest copy on its own io thread. What changes per
+// connection (c, totalc, bytes, the rr cursor) are atomics shared by all
+// copies, so a pick needs no message and maxc is still exact (c is taken
+// with compare-and-swap against maxc).
 #pragma once
 
 #include <atomic>
@@ -22,16 +28,26 @@ enum class group_type : uint8_t { round_robin = 0, hash = 1 };
 /// operator lifts them; automatic ones ("soft", -a) may be lifted by checks.
 enum class channel_state : uint8_t { enabled = 0, disabled = 1, auto_disabled = 2 };
 
+/// The per-connection counters of a channel, shared by every copy.
+struct channel_load {
+  std::atomic<uint32_t> current{0}; ///< c: granted and not yet released
+  std::atomic<uint64_t> total{0};   ///< totalc: grants = attempts (3.54)
+};
+
 struct channel {
   net::endpoint target;
   uint32_t maxc = 0; ///< 0 = unlimited
   channel_state state = channel_state::enabled;
-  uint32_t current = 0; ///< c: granted and not yet released
-  uint64_t total = 0;   ///< totalc: grants, i.e. attempts (3.54 counts failures too)
+  std::shared_ptr<channel_load> load = std::make_shared<channel_load>();
   net::traffic_ptr traffic = std::make_shared<net::traffic_counters>();
 
+  uint32_t current() const { return load->current.load(std::memory_order_relaxed); }
+  uint64_t total() const { return load->total.load(std::memory_order_relaxed); }
   bool enabled() const { return state == channel_state::enabled; }
-  bool usable() const { return enabled() && (maxc == 0 || current < maxc); }
+  bool usable() const { return enabled() && (maxc == 0 || current() < maxc); }
+  /// Takes a slot if enabled and under maxc (atomically); false if not.
+  bool try_acquire() const;
+  void release() const;
 };
 
 /// The identity hashed for a client: its address bytes (v4-mapped folded).
@@ -51,7 +67,7 @@ public:
 
   std::vector<channel>& channels() { return channels_; }
   const std::vector<channel>& channels() const { return channels_; }
-  uint32_t cursor() const { return cursor_; }
+  uint32_t cursor() const { return cursor_->load(std::memory_order_relaxed); }
 
   /// Adds a channel (enabled unless told otherwise); returns its number.
   uint32_t add(const net::endpoint& target, uint32_t maxc,
@@ -60,13 +76,18 @@ public:
   /// Chooses a channel for `client` not in `tried` and grants it (c and
   /// totalc go up, the rr cursor moves past it as 3.54 does); nullopt when
   /// this group has nothing for the client, so the session tries the next.
-  std::optional<uint32_t> pick(client_key client, const tried_set& tried);
+  /// Safe on a shared const copy from any thread.
+  std::optional<uint32_t> pick(client_key client, const tried_set& tried) const;
 
   /// A granted connect failed: release the slot, autodisable under -a.
   void on_failed(uint32_t index);
 
-  /// A granted connection ended: release its slot.
-  void on_released(uint32_t index);
+  /// Autodisable under -a (the owner's half of on_failed); true if the
+  /// channel was enabled and is now disabled.
+  bool mark_failed(uint32_t index);
+
+  /// A granted connection ended: release its slot (any copy, any thread).
+  void on_released(uint32_t index) const;
 
   /// The rendezvous score of channel `index` for `client` (higher wins).
   uint64_t score(uint32_t index, client_key client) const;
@@ -78,12 +99,14 @@ public:
   uint64_t live() const;
 
 private:
-  std::optional<uint32_t> pick_round_robin(const tried_set& tried);
-  std::optional<uint32_t> pick_hash(client_key client, const tried_set& tried);
-  void grant(uint32_t index);
+  std::optional<uint32_t> pick_round_robin(const tried_set& tried) const;
+  std::optional<uint32_t> pick_hash(client_key client,
+                                    const tried_set& tried) const;
+  void granted(uint32_t index) const;
 
   std::vector<channel> channels_;
-  uint32_t cursor_ = 0;
+  std::shared_ptr<std::atomic<uint32_t>> cursor_ =
+    std::make_shared<std::atomic<uint32_t>>(0);
 };
 
 } // namespace balance

@@ -1,10 +1,11 @@
-// The listener actor: owns the accepting socket, spawns a session actor per
-// client, and on `stop` closes the listener and every live connection.
+// The listener actor: owns the accepting sockets (one per io thread), starts
+// a session per client, and on `stop` closes them and every live connection.
 #pragma once
 
 #include <memory>
+#include <vector>
 
-#include "actors/session.hpp"
+#include "actors/directory.hpp"
 #include "net/acceptor.hpp"
 #include "net/io_pool.hpp"
 
@@ -25,7 +26,7 @@ using listener_actor = caf::typed_actor<
 
 struct listener_state {
   listener_config config;
-  std::unique_ptr<net::acceptor> acceptor;
+  std::vector<std::unique_ptr<net::acceptor>> acceptors;
   static inline const char* name = "balance.listener";
 };
 

@@ -11,37 +11,16 @@
 
 #include "actors/group_policy.hpp"
 #include "actors/status.hpp"
-#include "net/endpoint.hpp"
-#include "net/traffic.hpp"
 
 namespace balance {
 
 // -- atoms (CAF 0.17: at most 10 characters) ----------------------------------
 
-using pick_atom = caf::atom_constant<caf::atom("pick")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
-using release_atom = caf::atom_constant<caf::atom("release")>;
 using show_atom = caf::atom_constant<caf::atom("show")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using result_atom = caf::atom_constant<caf::atom("result")>;
-
-// -- scheduler replies (local only) -------------------------------------------
-
-/// A scheduler's answer to `pick`: a granted channel, or ok = false when
-/// the group has nothing for this client.
-struct grant {
-  bool ok = false;
-  uint32_t channel = 0;
-  net::endpoint target;
-  net::traffic_ptr traffic;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, grant& x) {
-  return f(caf::meta::type_name("grant"), x.ok, x.channel);
-}
 
 // -- control plane (crosses the middleman) ------------------------------------
 
@@ -75,13 +54,11 @@ inline bool is_refused(const caf::error& err) {
 
 // -- typed interfaces ----------------------------------------------------------
 
-using tried_set = std::vector<uint32_t>;
-
-/// One per group: the only writer of that group's channels.
+/// One per group: the only writer of that group's configuration, which it
+/// publishes to the group_directory after every change. Sessions pick from
+/// that copy on their io thread; a failed connect is reported here.
 using scheduler_actor = caf::typed_actor<
-  caf::replies_to<pick_atom, uint64_t, tried_set>::with<grant>,
   caf::reacts_to<failed_atom, uint32_t>,
-  caf::reacts_to<release_atom, uint32_t>,
   caf::replies_to<show_atom>::with<std::vector<channel_status>>,
   caf::replies_to<command_atom, control_command>::with<int32_t>>;
 

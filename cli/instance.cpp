@@ -28,9 +28,8 @@ std::size_t default_threads() {
   return n == 0 ? 1 : n;
 }
 
-std::shared_ptr<const directory_ptr::element_type>
-spawn_groups(caf::actor_system& sys, const options& opts) {
-  auto dir = std::make_shared<group_directory>();
+directory_ptr spawn_groups(caf::actor_system& sys, const options& opts) {
+  auto dir = std::make_shared<group_directory>(max_groups);
   for (std::size_t g = 0; g < max_groups; ++g) {
     group_policy policy;
     policy.hash_failover = opts.hash_failover;
@@ -40,8 +39,11 @@ spawn_groups(caf::actor_system& sys, const options& opts) {
       for (auto& ch : opts.groups[g].channels)
         policy.add(ch.target, ch.maxc);
     }
-    dir->groups.push_back(
-      sys.spawn(scheduler, static_cast<uint32_t>(g), std::move(policy)));
+    // The actor publishes its first configuration as it starts; publish
+    // it here too so that no client can see an empty group before that.
+    dir->publish(g, policy);
+    dir->set_actor(g, sys.spawn(scheduler, static_cast<uint32_t>(g),
+                                std::move(policy), dir.get()));
   }
   return dir;
 }
@@ -107,6 +109,10 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   auto actor_threads = opts.caf_threads > 0 ? opts.caf_threads
                                             : static_cast<int>(default_threads());
   cfg.set("scheduler.max-threads", actor_threads);
+  // Work stealing polls with short sleeps while idle: on a small box that
+  // costs CPU and adds wake-up latency to every connection. A shared queue
+  // with a condition variable wakes exactly when there is work.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   register_types(cfg);
   cfg.load<caf::io::middleman>();
   if (remote_tls) {

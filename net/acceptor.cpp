@@ -11,7 +11,6 @@
 
 #include <asio/post.hpp>
 
-#include "net/io_pool.hpp"
 #include "net/log.hpp"
 
 namespace balance::net {
@@ -77,10 +76,10 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
   return fd;
 }
 
-acceptor::acceptor(io_pool& pool, int listen_fd, accept_handler on_accept)
-  : pool_(pool),
-    socket_(pool.at(0).get_executor()),
-    backoff_(pool.at(0).get_executor()),
+acceptor::acceptor(asio::io_context& ctx, int listen_fd,
+                   accept_handler on_accept)
+  : socket_(ctx.get_executor()),
+    backoff_(ctx.get_executor()),
     on_accept_(std::move(on_accept)) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
@@ -140,9 +139,8 @@ void acceptor::on_readable(std::error_code ec) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     auto peer = from_sockaddr(&ss);
-    auto& ctx = pool_.next();
     std::error_code aec;
-    socket_type client(ctx.get_executor());
+    socket_type client(socket_.get_executor());
     client.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
                                            : asio::ip::tcp::v4(),
                   fd, aec);

@@ -1,6 +1,7 @@
 // The listening socket: bound before daemonising (so a busy port is an
-// error the operator sees), then accepting in batches and handing each
-// client to the next io_context. Survives EMFILE/ENFILE by backing off.
+// error the operator sees), then accepted from on every io thread (each
+// waits on its own dup of the socket), in batches; a client stays on the
+// thread that accepted it. Survives EMFILE/ENFILE by backing off.
 #pragma once
 
 #include <atomic>
@@ -17,8 +18,6 @@
 
 namespace balance::net {
 
-class io_pool;
-
 /// Binds and listens; returns the fd or -1 with `error` set.
 /// Without `host` the socket is dual-stack ([::] with IPV6_V6ONLY off).
 int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
@@ -26,10 +25,11 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
 
 class acceptor {
 public:
-  /// Receives each accepted client socket (already on its io_context).
+  /// Receives each accepted client socket (on this acceptor's io thread).
   using accept_handler = std::function<void(socket_type, const endpoint&)>;
 
-  acceptor(io_pool& pool, int listen_fd, accept_handler on_accept);
+  /// Takes ownership of `listen_fd` (pass a dup per io_context).
+  acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept);
 
   /// Starts accepting (thread-safe: posts to the acceptor's context).
   void start();
@@ -43,7 +43,6 @@ private:
   void on_readable(std::error_code ec);
   void do_backoff();
 
-  io_pool& pool_;
   asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>
     socket_;
   timer_type backoff_;

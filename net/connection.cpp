@@ -169,9 +169,8 @@ void connection::on_connect(std::error_code ec) {
 }
 
 void connection::start_relay() {
-  std::error_code ig;
-  client_.native_non_blocking(true, ig);
-  backend_.native_non_blocking(true, ig);
+  // Both descriptors are non-blocking already (accept4 with SOCK_NONBLOCK,
+  // Asio's async_connect): the relay's recv/send never block.
   if (settings_->idle_timeout.count() > 0) {
     last_activity_ = std::chrono::steady_clock::now();
     do_idle_check();
