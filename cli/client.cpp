@@ -326,8 +326,9 @@ int run_control(const options& opts) {
     targets = std::get<std::vector<target>>(std::move(ts));
   }
   bool tls = opts.tls.any();
+  auto tls_files = opts.tls;
   if (tls) {
-    if (auto err = validate_tls(opts.tls); !err.empty()) {
+    if (auto err = validate_tls(tls_files); !err.empty()) {
       complain(err);
       return ex_config;
     }
@@ -337,7 +338,7 @@ int run_control(const options& opts) {
   register_types(cfg);
   cfg.load<caf::io::middleman>();
   if (tls) {
-    apply_tls(cfg, opts.tls);
+    apply_tls(cfg, tls_files);
     cfg.load<caf::openssl::manager>();
   }
   caf::actor_system sys{cfg};

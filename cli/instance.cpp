@@ -90,13 +90,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
                              + "' (want addr:port)");
       return ex_usage;
     }
-    remote_tls = opts.tls.any();
-    if (remote_tls) {
-      if (auto err = validate_tls(opts.tls); !err.empty()) {
-        ready.fail(ex_config, err);
-        return ex_config;
-      }
-    } else if (!opts.insecure_control && !is_loopback(remote_host)) {
+    remote_tls = opts.tls.any(); // validated by main before daemonising
+    if (!remote_tls && !opts.insecure_control && !is_loopback(remote_host)) {
       ready.fail(ex_usage,
                  "--control-listen " + opts.control_listen
                    + " is not loopback: give --tls-cert/--tls-key/--tls-ca "

@@ -11,6 +11,7 @@
 #include "cli/demo.hpp"
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
+#include "cli/tls.hpp"
 #include "net/acceptor.hpp"
 #include "net/log.hpp"
 
@@ -67,6 +68,9 @@ int run_daemon(options& opts) {
       return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
                   err);
   }
+  if (opts.tls.any())
+    if (auto err = validate_tls(opts.tls); !err.empty())
+      return fail(ex_config, err);
   std::string error;
   int listen_fd = net::open_listener(opts.bind_host, opts.port,
                                      opts.force_ipv6, error);

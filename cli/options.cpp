@@ -53,6 +53,18 @@ const option long_options[] = {
   {nullptr, 0, nullptr, 0},
 };
 
+// How the option getopt_long just complained about was spelled: a long
+// option's optopt is its `val`, not a character.
+std::string option_name(int opt, char* const* argv) {
+  for (auto* o = long_options; o->name != nullptr; ++o)
+    if (o->val == opt)
+      return std::string("--") + o->name;
+  if (opt > 0 && opt < 128)
+    return std::string("-") + static_cast<char>(opt);
+  std::string word = argv[optind - 1];
+  return word.substr(0, word.find('='));
+}
+
 std::variant<std::monostate, parse_error>
 parse_groups(options& opts, const std::vector<std::string>& args) {
   opts.groups.emplace_back();
@@ -215,13 +227,12 @@ parse_result parse_command_line(int argc, char* const* argv) {
       case opt_help: opts.mode = run_mode::help; return opts;
       case opt_version: opts.mode = run_mode::version; return opts;
       case ':':
-        return usage_error(std::string("option '")
-                           + (optopt ? std::string("-") + char(optopt)
-                                     : std::string(argv[optind - 1]))
+        return usage_error("option '" + option_name(optopt, argv)
                            + "' needs an argument");
       default: {
-        std::string bad = optopt ? std::string("-") + char(optopt)
-                                 : std::string(argv[optind - 1]);
+        auto bad = option_name(optopt, argv);
+        if (optopt >= opt_control)
+          return usage_error("option '" + bad + "' takes no value");
         return usage_error("unknown option '" + bad + "'");
       }
     }

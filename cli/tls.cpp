@@ -1,5 +1,6 @@
 #include "cli/tls.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 
@@ -41,9 +42,16 @@ bool readable(const std::string& path) {
 
 } // namespace
 
-std::string validate_tls(const tls_files& files) {
+std::string validate_tls(tls_files& files) {
   if (files.cert.empty() || files.key.empty() || files.ca.empty())
     return "mutual TLS needs all of --tls-cert, --tls-key and --tls-ca";
+  for (auto* path : {&files.cert, &files.key, &files.ca,
+                     &files.passphrase_file})
+    if (!path->empty())
+      if (char* abs = ::realpath(path->c_str(), nullptr)) {
+        *path = abs;
+        std::free(abs);
+      }
   for (auto* path : {&files.cert, &files.key, &files.ca})
     if (!readable(*path))
       return "cannot read TLS file '" + *path + "'";

@@ -11,9 +11,11 @@
 
 namespace balance::cli {
 
-/// Loads cert, key (with the passphrase file) and CA; "" if all is well,
-/// else a message naming the bad file.
-std::string validate_tls(const tls_files& files);
+/// Makes the paths absolute (CAF reads the files again on every TLS
+/// connection, after the daemon has changed to /), then loads cert, key
+/// (with the passphrase file) and CA; "" if all is well, else a message
+/// naming the bad file.
+std::string validate_tls(tls_files& files);
 
 /// Puts the files into CAF's openssl settings (after validate_tls).
 void apply_tls(caf::actor_system_config& cfg, const tls_files& files);
