@@ -76,7 +76,11 @@ bool channel::try_acquire() const {
 }
 
 void channel::release() const {
-  auto& c = load->current;
+  load->release();
+}
+
+void channel_load::release() {
+  auto& c = current;
   auto now = c.load(std::memory_order_relaxed);
   while (now > 0)
     if (c.compare_exchange_weak(now, now - 1, std::memory_order_relaxed))

@@ -32,6 +32,9 @@ enum class channel_state : uint8_t { enabled = 0, disabled = 1, auto_disabled = 
 struct channel_load {
   std::atomic<uint32_t> current{0}; ///< c: granted and not yet released
   std::atomic<uint64_t> total{0};   ///< totalc: grants = attempts (3.54)
+
+  /// Gives a slot back (never below zero).
+  void release();
 };
 
 struct channel {

@@ -16,7 +16,7 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   auto on_accept = [settings, directory, registry](net::socket_type client,
                                                    const net::endpoint& peer) {
     auto conn = std::make_shared<net::connection>(std::move(client), peer,
-                                                  settings, *registry);
+                                                  *settings, *registry);
     start_session(std::move(conn), directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {

@@ -30,13 +30,18 @@ void on_connect(const session_ptr& s, uint32_t channel,
 void do_connect(const session_ptr& s, policy_view view, uint32_t channel) {
   auto& ch = view->channels()[channel];
   auto sched = s->directory->actor(s->group);
-  // The slot goes back exactly once: here on failure (and the scheduler
-  // hears of it for -a), else when the relay ends.
-  net::release_guard guard{[view, channel, sched](bool failed) {
-    view->on_released(channel);
-    if (failed && view->autodisable)
-      caf::anon_send(sched, failed_atom::value, channel);
-  }};
+  // The slot goes back exactly once: here on failure (and under -a the
+  // scheduler hears of it), else when the relay ends. Without -a the
+  // closure is one shared_ptr and fits std::function's inline storage.
+  auto load = ch.load;
+  net::release_guard guard =
+    view->autodisable
+      ? net::release_guard{[load, sched, channel](bool failed) {
+          load->release();
+          if (failed)
+            caf::anon_send(sched, failed_atom::value, channel);
+        }}
+      : net::release_guard{[load](bool) { load->release(); }};
   if (log::debug_enabled())
     log::debug("client " + s->conn->peer().to_string() + " -> group "
                + std::to_string(s->group) + " channel "

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <malloc.h>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -72,6 +73,10 @@ bool is_loopback(const std::string& host) {
 } // namespace
 
 int run_instance(const options& opts, int listen_fd, readiness& ready) {
+  // One malloc arena: the per-connection objects are small and served by
+  // glibc's per-thread caches anyway, and a second arena per io thread
+  // costs about 10 % more memory per idle connection (measured with 4 000).
+  mallopt(M_ARENA_MAX, 1);
   // Signals are taken by sigtimedwait below; every thread inherits the mask.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -8,7 +8,7 @@ namespace {
 
 // Keeps enough buffers for the connections that are busy at once on one
 // thread; more than that goes back to malloc.
-constexpr std::size_t max_pooled = 256;
+constexpr std::size_t max_pooled = 16;
 
 struct thread_pool {
   std::vector<relay_buffer*> free;

@@ -78,13 +78,12 @@ std::size_t connection_registry::size() {
 // -- connection --------------------------------------------------------------
 
 connection::connection(socket_type client, const endpoint& peer,
-                       std::shared_ptr<const relay_settings> settings,
+                       const relay_settings& settings,
                        connection_registry& registry)
   : client_(std::move(client)),
     backend_(client_.get_executor()),
-    timer_(client_.get_executor()),
     peer_(peer),
-    settings_(std::move(settings)),
+    settings_(&settings),
     registry_(registry) {
   registry_.add(this);
 }
@@ -98,10 +97,9 @@ void connection::do_connect(const endpoint& target, release_guard guard,
                             traffic_ptr traffic, connect_handler done) {
   guard_ = std::move(guard);
   traffic_ = std::move(traffic);
-  on_connected_ = std::move(done);
   std::error_code ec;
   if (closed_) {
-    on_connect(asio::error::operation_aborted);
+    on_connect(asio::error::operation_aborted, done);
     return;
   }
   auto remote = to_asio(target);
@@ -119,14 +117,16 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   }
   if (ec) {
     log::debug("connect to " + target.to_string() + " failed: " + ec.message());
-    on_connect(ec);
+    on_connect(ec, done);
     return;
   }
   connecting_ = true;
-  backend_.async_connect(remote, [self = shared_from_this()](
-                                   std::error_code ec) { self->on_connect(ec); });
-  timer_.expires_after(settings_->connect_timeout);
-  timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+  backend_.async_connect(remote, [self = shared_from_this(),
+                                  done = std::move(done)](std::error_code ec) {
+    self->on_connect(ec, done);
+  });
+  timer().expires_after(settings_->connect_timeout);
+  timer().async_wait([self = shared_from_this()](std::error_code ec) {
     self->on_connect_timeout(ec);
   });
 }
@@ -139,11 +139,10 @@ void connection::on_connect_timeout(std::error_code ec) {
   backend_.close(ig); // completes async_connect with operation_aborted
 }
 
-void connection::on_connect(std::error_code ec) {
+void connection::on_connect(std::error_code ec, const connect_handler& done) {
   connecting_ = false;
-  timer_.cancel();
-  auto done = std::move(on_connected_);
-  on_connected_ = nullptr;
+  if (timer_)
+    timer_->cancel();
   if (closed_) {
     // The client went away (kill): the channel did nothing wrong.
     guard_.fire(false);
@@ -168,12 +167,20 @@ void connection::on_connect(std::error_code ec) {
   start_relay();
 }
 
+timer_type& connection::timer() {
+  if (!timer_)
+    timer_ = std::make_unique<timer_type>(client_.get_executor());
+  return *timer_;
+}
+
 void connection::start_relay() {
   // Both descriptors are non-blocking already (accept4 with SOCK_NONBLOCK,
   // Asio's async_connect): the relay's recv/send never block.
   if (settings_->idle_timeout.count() > 0) {
     last_activity_ = std::chrono::steady_clock::now();
     do_idle_check();
+  } else {
+    timer_.reset(); // its cancelled wait holds no reference to it
   }
   pump(0);
   pump(1);
@@ -268,8 +275,8 @@ void connection::account(int dir, const char* data, std::size_t n) {
 }
 
 void connection::do_idle_check() {
-  timer_.expires_at(last_activity_ + settings_->idle_timeout);
-  timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+  timer().expires_at(last_activity_ + settings_->idle_timeout);
+  timer().async_wait([self = shared_from_this()](std::error_code ec) {
     self->on_idle_check(ec);
   });
 }
@@ -291,7 +298,8 @@ void connection::close() {
     return;
   closed_ = true;
   std::error_code ig;
-  timer_.cancel();
+  if (timer_)
+    timer_->cancel();
   client_.close(ig);
   backend_.close(ig); // also aborts a pending connect
   dirs_[0].buf.reset();

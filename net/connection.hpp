@@ -94,9 +94,9 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
   using connect_handler = std::function<void(connect_result)>;
 
+  /// `settings` and `registry` outlive every connection (instance scope).
   connection(socket_type client, const endpoint& peer,
-             std::shared_ptr<const relay_settings> settings,
-             connection_registry& registry);
+             const relay_settings& settings, connection_registry& registry);
   ~connection();
 
   const endpoint& peer() const { return peer_; }
@@ -119,13 +119,14 @@ private:
     bool done = false;
   };
 
-  void on_connect(std::error_code ec);
+  void on_connect(std::error_code ec, const connect_handler& done);
   void on_connect_timeout(std::error_code ec);
   void start_relay();
   void pump(int dir);
   void do_wait(int dir, bool readable);
   void on_eof(int dir);
   void account(int dir, const char* data, std::size_t n);
+  timer_type& timer();
   void do_idle_check();
   void on_idle_check(std::error_code ec);
 
@@ -134,13 +135,13 @@ private:
 
   socket_type client_;
   socket_type backend_;
-  timer_type timer_;
+  /// Only while connecting, or for -T: an idle connection has no timer.
+  std::unique_ptr<timer_type> timer_;
   endpoint peer_;
-  std::shared_ptr<const relay_settings> settings_;
+  const relay_settings* settings_;
   connection_registry& registry_;
   release_guard guard_;
   traffic_ptr traffic_;
-  connect_handler on_connected_;
   direction dirs_[2];
   std::chrono::steady_clock::time_point last_activity_;
   bool connecting_ = false;
