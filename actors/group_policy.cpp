@@ -112,14 +112,18 @@ group_policy::pick_round_robin(const tried_set& tried) const {
 
 std::optional<uint32_t> group_policy::pick_hash(client_key client,
                                                 const tried_set& tried) const {
+  // Only enabled channels take part in the ranking: disabling a channel
+  // (or creating one, which starts disabled) moves no client but its own,
+  // and those go to their next channel here rather than to another group.
   if (!hash_failover) {
-    // Without -H only the client's own channel will do; otherwise the
-    // client fails over to the next group, as in 3.54.
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < channels_.size(); ++i)
-      if (score(i, client) > score(best, client))
+    // Without -H the client's own channel will do or nothing: when it is
+    // full or its connect failed, the client fails over to the next group.
+    std::optional<uint32_t> best;
+    for (uint32_t i = 0; i < channels_.size(); ++i)
+      if (channels_[i].enabled()
+          && (!best || score(i, client) > score(*best, client)))
         best = i;
-    if (!contains(tried, best) && channels_[best].try_acquire())
+    if (best && !contains(tried, *best) && channels_[*best].try_acquire())
       return best;
     return std::nullopt;
   }

@@ -32,6 +32,7 @@ struct target {
   uint16_t port = 0;
   std::string secret;
   int pid = 0; ///< known for local instances
+  tls_files tls; ///< empty: plain BASP (--control without TLS files)
 };
 
 void say(const std::string& text) {
@@ -220,6 +221,9 @@ std::variant<target, int> local_target(const options& opts) {
   t.port = rv->port;
   t.secret = rv->secret;
   t.pid = rv->pid;
+  t.tls.cert = rv->tls_cert;
+  t.tls.key = rv->tls_key;
+  t.tls.ca = rv->tls_ca;
   return t;
 }
 
@@ -251,6 +255,7 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
       t.host = t.host.substr(1, t.host.size() - 2);
     t.port = *port;
     t.secret = secret;
+    t.tls = opts.tls;
     out.push_back(std::move(t));
   }
   return out;
@@ -325,12 +330,14 @@ int run_control(const options& opts) {
       return *rc;
     targets = std::get<std::vector<target>>(std::move(ts));
   }
-  bool tls = opts.tls.any();
-  auto tls_files = opts.tls;
+  // One TLS identity for the whole call: the instance's own (from its
+  // control file) or the operator's files for --control.
+  auto tls_files = targets.front().tls;
+  bool tls = tls_files.any();
   if (tls) {
     if (auto err = validate_tls(tls_files); !err.empty()) {
       complain(err);
-      return ex_config;
+      return opts.control_endpoints.empty() ? ex_noperm : ex_config;
     }
   }
   caf::actor_system_config cfg;

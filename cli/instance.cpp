@@ -105,6 +105,29 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     }
   }
 
+  // The control endpoint speaks mutual TLS only, also on loopback: CAF's
+  // BASP authenticates nobody, and an unauthenticated peer announcing a
+  // huge message makes it allocate that much. Without operator files the
+  // instance makes its own identity, readable by its user alone.
+  std::string error;
+  auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
+                                                      opts.bind_host),
+                                      error);
+  if (!path) {
+    ready.fail(ex_oserr, error);
+    return ex_oserr;
+  }
+  std::string identity_path;
+  tls_files node_tls = opts.tls; // absolute, validated by main
+  if (!node_tls.any()) {
+    identity_path = *path + ".pem";
+    if (!write_instance_identity(identity_path, error)) {
+      ready.fail(ex_oserr, error);
+      return ex_oserr;
+    }
+    node_tls.cert = node_tls.key = node_tls.ca = identity_path;
+  }
+
   caf::actor_system_config cfg;
   auto actor_threads = opts.caf_threads > 0 ? opts.caf_threads
                                             : static_cast<int>(default_threads());
@@ -115,10 +138,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
   register_types(cfg);
   cfg.load<caf::io::middleman>();
-  if (remote_tls) {
-    apply_tls(cfg, opts.tls);
-    cfg.load<caf::openssl::manager>();
-  }
+  apply_tls(cfg, node_tls);
+  cfg.load<caf::openssl::manager>();
   caf::actor_system sys{cfg};
 
   net::io_pool pool(opts.io_threads > 0 ? opts.io_threads : default_threads());
@@ -153,14 +174,19 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   ccfg.directory = directory;
   ccfg.listener = lst;
   ccfg.registry = &registry;
-  ccfg.on_killed = [&] {
+  auto remove_files = [&] {
     if (!rendezvous_path.empty())
       ::unlink(rendezvous_path.c_str());
+    if (!identity_path.empty())
+      ::unlink(identity_path.c_str());
+  };
+  ccfg.on_killed = [&] {
+    remove_files();
     killed = true;
   };
   auto ctl = sys.spawn<caf::detached>(control, ccfg);
 
-  auto published = sys.middleman().publish(ctl, 0, "127.0.0.1");
+  auto published = caf::openssl::publish(ctl, 0, "127.0.0.1");
   if (!published) {
     ready.fail(ex_oserr, "cannot publish the control actor: "
                            + sys.render(published.error()));
@@ -184,13 +210,9 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     }
   }
 
-  std::string error;
-  auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
-                                                      opts.bind_host),
-                                      error);
   rendezvous rv{static_cast<int>(::getpid()), "127.0.0.1", *published,
-                ccfg.secret};
-  if (!path || !write_rendezvous(*path, rv, error)) {
+                ccfg.secret,  node_tls.cert, node_tls.key, node_tls.ca};
+  if (!write_rendezvous(*path, rv, error)) {
     ready.fail(ex_oserr, error);
     std::_Exit(ex_oserr);
   }
@@ -212,7 +234,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
       while (registry.size() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      ::unlink(rendezvous_path.c_str());
+      remove_files();
       break;
     }
   }

@@ -61,7 +61,8 @@ bool write_rendezvous(const std::string& path, const rendezvous& r,
   }
   std::ostringstream out;
   out << "pid=" << r.pid << "\nhost=" << r.host << "\nport=" << r.port
-      << "\nsecret=" << r.secret << "\n";
+      << "\nsecret=" << r.secret << "\ntls-cert=" << r.tls_cert
+      << "\ntls-key=" << r.tls_key << "\ntls-ca=" << r.tls_ca << "\n";
   auto text = out.str();
   bool ok = ::write(fd, text.data(), text.size())
             == static_cast<ssize_t>(text.size());
@@ -92,6 +93,12 @@ std::optional<rendezvous> parse_rendezvous(const std::string& text) {
         r.port = static_cast<uint16_t>(std::stoi(value));
       else if (key == "secret")
         r.secret = value;
+      else if (key == "tls-cert")
+        r.tls_cert = value;
+      else if (key == "tls-key")
+        r.tls_key = value;
+      else if (key == "tls-ca")
+        r.tls_ca = value;
     } catch (...) {
       return std::nullopt;
     }
@@ -128,8 +135,16 @@ std::string find_rendezvous(const std::string& name) {
 bool process_alive(int pid) {
   if (pid <= 0)
     return false;
-  struct stat st{};
-  return ::stat(("/proc/" + std::to_string(pid)).c_str(), &st) == 0;
+  // A zombie (exited, not yet reaped by its parent) is gone as far as
+  // control goes. /proc/<pid>/stat: "pid (comm) state ...", and comm may
+  // itself hold spaces or parentheses, so the state follows the last ')'.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat))
+    return false;
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size()
+         && stat[close + 2] != 'Z' && stat[close + 2] != 'X';
 }
 
 std::string make_secret() {

@@ -18,6 +18,9 @@ namespace {
 // thread to other connections.
 constexpr int rounds_per_turn = 16;
 
+// How long a connect may take before the client is watched as well.
+constexpr auto client_watch_delay = std::chrono::milliseconds(300);
+
 asio::ip::tcp::endpoint to_asio(const endpoint& ep) {
   if (ep.v6) {
     asio::ip::address_v6::bytes_type b;
@@ -125,22 +128,61 @@ void connection::do_connect(const endpoint& target, release_guard guard,
                                   done = std::move(done)](std::error_code ec) {
     self->on_connect(ec, done);
   });
-  timer().expires_after(settings_->connect_timeout);
+  connect_deadline_ = std::chrono::steady_clock::now()
+                     + settings_->connect_timeout;
+  // A slow connect also watches the client, so one that gives up does not
+  // hold its channel slot until the connect timeout; a fast one (almost
+  // all) costs no extra wait.
+  timer().expires_at(std::min(connect_deadline_,
+                              std::chrono::steady_clock::now()
+                                + client_watch_delay));
   timer().async_wait([self = shared_from_this()](std::error_code ec) {
-    self->on_connect_timeout(ec);
+    self->on_connect_timer(ec);
   });
 }
 
-void connection::on_connect_timeout(std::error_code ec) {
+void connection::on_connect_timer(std::error_code ec) {
   if (ec || !connecting_)
     return;
+  if (std::chrono::steady_clock::now() < connect_deadline_) {
+    do_watch_client();
+    timer().expires_at(connect_deadline_);
+    timer().async_wait([self = shared_from_this()](std::error_code ec) {
+      self->on_connect_timer(ec);
+    });
+    return;
+  }
   log::debug("connect timeout for client " + peer_.to_string());
   std::error_code ig;
   backend_.close(ig); // completes async_connect with operation_aborted
 }
 
+void connection::do_watch_client() {
+  client_watched_ = true;
+  client_.async_wait(socket_type::wait_read,
+                     [self = shared_from_this()](std::error_code ec) {
+                       if (ec || !self->connecting_)
+                         return;
+                       char byte;
+                       auto n = ::recv(self->client_.native_handle(), &byte, 1,
+                                       MSG_PEEK | MSG_DONTWAIT);
+                       // Data waits for the relay; EOF before any byte or an
+                       // error means the client is gone: stop connecting.
+                       if (n == 0 || (n < 0 && !would_block(errno))) {
+                         log::debug("client " + self->peer_.to_string()
+                                    + " left while connecting");
+                         self->close();
+                       }
+                     });
+}
+
 void connection::on_connect(std::error_code ec, const connect_handler& done) {
+  if (connecting_ && client_watched_) {
+    std::error_code ig;
+    client_.cancel(ig); // the watch, if it is still pending
+  }
   connecting_ = false;
+  client_watched_ = false;
   if (timer_)
     timer_->cancel();
   if (closed_) {

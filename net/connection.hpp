@@ -120,7 +120,8 @@ private:
   };
 
   void on_connect(std::error_code ec, const connect_handler& done);
-  void on_connect_timeout(std::error_code ec);
+  void on_connect_timer(std::error_code ec);
+  void do_watch_client();
   void start_relay();
   void pump(int dir);
   void do_wait(int dir, bool readable);
@@ -144,7 +145,9 @@ private:
   traffic_ptr traffic_;
   direction dirs_[2];
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point connect_deadline_;
   bool connecting_ = false;
+  bool client_watched_ = false;
   bool closed_ = false;
 
   friend class connection_registry;

@@ -526,9 +526,11 @@ TEST_CASE("hash grants count c and totalc like round robin", "[policy][hash]") {
 
 // -- hash: changes move only the clients they must -----------------------------------------
 
-TEST_CASE("disabling a channel without -H sends only its clients to the next "
-          "group",
+TEST_CASE("disabling a channel without -H moves only its clients, each to "
+          "its next-ranked enabled channel",
           "[policy][hash]") {
+  // Disabled channels take no part in the ranking (a created channel starts
+  // disabled and must not bounce anybody to another group).
   auto g = hash_group(4);
   std::vector<uint32_t> before;
   for (uint32_t i = 0; i < many; ++i)
@@ -538,14 +540,28 @@ TEST_CASE("disabling a channel without -H sends only its clients to the next "
   int moved = 0;
   for (uint32_t i = 0; i < many; ++i) {
     auto now = probe(g, client(i));
+    REQUIRE(now);
     if (before[i] == 2) {
-      CHECK_FALSE(now); // goes on to the next group
+      auto order = g.rank(client_key::of(client(i)));
+      CHECK(order[0] == 2);
+      CHECK(*now == order[1]);
       ++moved;
     } else {
       CHECK(now == before[i]);
     }
   }
   CHECK(moved > 0);
+}
+
+TEST_CASE("a full channel without -H sends its clients to the next group",
+          "[policy][hash]") {
+  auto g = hash_group(4);
+  for (auto& ch : g.channels())
+    ch.maxc = 1;
+  auto key = client_key::of(client(7));
+  auto first = g.pick(key, {});
+  REQUIRE(first);
+  CHECK_FALSE(g.pick(key, {}));
 }
 
 TEST_CASE("disabling a channel with -H moves only its clients, each to its "

@@ -97,7 +97,7 @@ TEST_CASE("a port and one channel give a daemon with 3.54's defaults",
   CHECK(ch.text == "backend");
 }
 
-TEST_CASE("--help and --version select their modes", "[options]") {
+TEST_CASE("option --help and --version select their modes", "[options]") {
   CHECK(parse_ok({"--help"}).mode == run_mode::help);
   CHECK(parse_ok({"--version"}).mode == run_mode::version);
   // They win even when the rest would be incomplete.
@@ -115,7 +115,7 @@ TEST_CASE("each 3.54 flag sets its own option", "[options]") {
   CHECK(parse_ok({"-6", "80", "h"}).force_ipv6);
 }
 
-TEST_CASE("-M is accepted and changes nothing", "[options]") {
+TEST_CASE("option -M is accepted and changes nothing", "[options]") {
   auto opts = parse_ok({"-M", "80", "h"});
   CHECK(opts.mode == run_mode::daemon);
   CHECK_FALSE(opts.autodisable);
@@ -139,7 +139,7 @@ TEST_CASE("flags may be combined as with getopt, like -fp", "[options]") {
   CHECK(all.force_ipv6);
 }
 
-TEST_CASE("-b and -B take the listen and outgoing bind addresses", "[options]") {
+TEST_CASE("option -b and -B take the listen and outgoing bind addresses", "[options]") {
   auto opts = parse_ok({"-b", "127.0.0.1", "-B", "10.0.0.5", "80", "h"});
   CHECK(opts.bind_host == "127.0.0.1");
   CHECK(opts.out_bind_host == "10.0.0.5");
@@ -149,13 +149,13 @@ TEST_CASE("-b and -B take the listen and outgoing bind addresses", "[options]") 
   CHECK(v6.groups[0].channels.size() == 2);
 }
 
-TEST_CASE("-t sets the connect timeout, attached or separate", "[options]") {
+TEST_CASE("option -t sets the connect timeout, attached or separate", "[options]") {
   CHECK(parse_ok({"-t", "10", "80", "h"}).connect_timeout == 10);
   CHECK(parse_ok({"-t3", "80", "h"}).connect_timeout == 3);
   CHECK(parse_ok({"-t", "1", "80", "h"}).connect_timeout == 1);
 }
 
-TEST_CASE("-t rejects anything but a positive whole number of seconds",
+TEST_CASE("option -t rejects anything but a positive whole number of seconds",
           "[options]") {
   for (std::string bad : {"abc", "0", "-1", "", "5s", "1.5", " 5"}) {
     CAPTURE(bad);
@@ -165,13 +165,13 @@ TEST_CASE("-t rejects anything but a positive whole number of seconds",
   }
 }
 
-TEST_CASE("-T sets the idle timeout and 0 means never", "[options]") {
+TEST_CASE("option -T sets the idle timeout and 0 means never", "[options]") {
   CHECK(parse_ok({"-T", "30", "80", "h"}).idle_timeout == 30);
   CHECK(parse_ok({"-T", "0", "80", "h"}).idle_timeout == 0);
   CHECK(parse_ok({"-T0", "80", "h"}).idle_timeout == 0);
 }
 
-TEST_CASE("-T rejects what is not a whole number of seconds", "[options]") {
+TEST_CASE("option -T rejects what is not a whole number of seconds", "[options]") {
   for (std::string bad : {"abc", "-1", "", "10x"}) {
     CAPTURE(bad);
     auto err = parse_err({"-T", bad, "80", "h"});
@@ -258,7 +258,7 @@ TEST_CASE("the parser can run more than once in one process", "[options]") {
 
 // -- long options --------------------------------------------------------------------
 
-TEST_CASE("--control may be repeated and makes -c work without a port",
+TEST_CASE("option --control may be repeated and makes -c work without a port",
           "[options]") {
   auto opts = parse_ok({"-c", "show", "--control", "10.0.0.1:9000", "--control",
                         "[::1]:9001"});
@@ -275,13 +275,13 @@ TEST_CASE("--control may be repeated and makes -c work without a port",
   CHECK(eq.control_endpoints[0] == "h:1");
 }
 
-TEST_CASE("--control without -c or -i is a usage error", "[options]") {
+TEST_CASE("option --control without -c or -i is a usage error", "[options]") {
   auto err = parse_err({"--control", "h:1", "80", "backend"});
   CHECK(err.code == ex_usage);
   CHECK_THAT(err.message, Contains("--control"));
 }
 
-TEST_CASE("--control with a port argument is a usage error naming the argument",
+TEST_CASE("option --control with a port argument is a usage error naming the argument",
           "[options]") {
   auto err = parse_err({"-c", "show", "--control", "h:1", "8888"});
   CHECK(err.code == ex_usage);
@@ -306,7 +306,7 @@ TEST_CASE("the control and TLS long options store their values", "[options]") {
   CHECK_FALSE(parse_ok({"80", "h"}).insecure_control);
 }
 
-TEST_CASE("--io-threads and --actor-threads take 1 to 64", "[options]") {
+TEST_CASE("option --io-threads and --actor-threads take 1 to 64", "[options]") {
   auto opts = parse_ok({"--io-threads", "4", "--actor-threads", "2", "80", "h"});
   CHECK(opts.io_threads == 4);
   CHECK(opts.caf_threads == 2);
@@ -325,7 +325,7 @@ TEST_CASE("--io-threads and --actor-threads take 1 to 64", "[options]") {
 
 // -- -i and -c -----------------------------------------------------------------------
 
-TEST_CASE("-i takes exactly the instance's port", "[options]") {
+TEST_CASE("option -i takes exactly the instance's port", "[options]") {
   auto opts = parse_ok({"-i", "8888"});
   CHECK(opts.mode == run_mode::interactive);
   CHECK(opts.port == 8888);
@@ -337,7 +337,7 @@ TEST_CASE("-i takes exactly the instance's port", "[options]") {
   CHECK(with_b.debug);
 }
 
-TEST_CASE("-c takes the command text and the instance's port", "[options]") {
+TEST_CASE("option -c takes the command text and the instance's port", "[options]") {
   auto opts = parse_ok({"-c", "show", "8888"});
   CHECK(opts.mode == run_mode::command);
   CHECK(opts.command == "show");
@@ -348,7 +348,7 @@ TEST_CASE("-c takes the command text and the instance's port", "[options]") {
   CHECK(several.port == 25);
 }
 
-TEST_CASE("-i or -c without a port is a usage error", "[options]") {
+TEST_CASE("option -i or -c without a port is a usage error", "[options]") {
   auto i = parse_err({"-i"});
   CHECK(i.code == ex_usage);
   auto c = parse_err({"-c", "show"});
@@ -356,7 +356,7 @@ TEST_CASE("-i or -c without a port is a usage error", "[options]") {
   CHECK_THAT(c.message, Contains("port"));
 }
 
-TEST_CASE("-i or -c with more than the port is a usage error naming the extra",
+TEST_CASE("option -i or -c with more than the port is a usage error naming the extra",
           "[options]") {
   auto i = parse_err({"-i", "8888", "backend"});
   CHECK(i.code == ex_usage);
@@ -366,14 +366,14 @@ TEST_CASE("-i or -c with more than the port is a usage error naming the extra",
   CHECK_THAT(c.message, Contains("9999"));
 }
 
-TEST_CASE("-i and -c together are a usage error", "[options]") {
+TEST_CASE("option -i and -c together are a usage error", "[options]") {
   auto err = parse_err({"-i", "-c", "show", "8888"});
   CHECK(err.code == ex_usage);
   CHECK_THAT(err.message, Contains("-i"));
   CHECK_THAT(err.message, Contains("-c"));
 }
 
-TEST_CASE("-i or -c with an invalid port is a usage error naming it",
+TEST_CASE("option -i or -c with an invalid port is a usage error naming it",
           "[options]") {
   for (std::string bad : {"0", "65536", "80abc", "nosuchservice"}) {
     CAPTURE(bad);
