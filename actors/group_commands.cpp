@@ -37,7 +37,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
     case verb::enable:
       if (ch.enabled())
         return reply::already;
-      ch.state = channel_state::enabled;
+      policy.enable(cmd.channel);
       return reply::ok;
     case verb::disable:
       // An operator's disable is "hard", even over an automatic one.
@@ -78,7 +78,10 @@ std::vector<channel_status> group_rows(const group_policy& policy,
     row.group = group;
     row.index = index++;
     row.type = static_cast<uint8_t>(policy.type);
-    row.state = static_cast<uint8_t>(ch.state);
+    row.state = static_cast<uint8_t>(
+      ch.state == channel_state::enabled && !ch.enabled()
+        ? channel_state::auto_disabled // failed, not yet published
+        : ch.state);
     row.address = ch.target.address_text();
     row.port = ch.target.port;
     row.current = ch.current();

@@ -150,8 +150,16 @@ bool group_policy::mark_failed(uint32_t index) {
   auto& ch = channels_[index];
   if (!autodisable || ch.state != channel_state::enabled)
     return false;
+  ch.load->failed_off.store(true, std::memory_order_relaxed);
   ch.state = channel_state::auto_disabled;
   return true;
+}
+
+void group_policy::enable(uint32_t index) {
+  if (index >= channels_.size())
+    return;
+  channels_[index].state = channel_state::enabled;
+  channels_[index].load->failed_off.store(false, std::memory_order_relaxed);
 }
 
 void group_policy::on_released(uint32_t index) const {

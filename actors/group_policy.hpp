@@ -32,6 +32,9 @@ enum class channel_state : uint8_t { enabled = 0, disabled = 1, auto_disabled = 
 struct channel_load {
   std::atomic<uint32_t> current{0}; ///< c: granted and not yet released
   std::atomic<uint64_t> total{0};   ///< totalc: grants = attempts (3.54)
+  /// Set by a failed connect under -a, at once, so that no other client
+  /// picks the channel before its scheduler has published the disable.
+  std::atomic<bool> failed_off{false};
 
   /// Gives a slot back (never below zero).
   void release();
@@ -46,7 +49,10 @@ struct channel {
 
   uint32_t current() const { return load->current.load(std::memory_order_relaxed); }
   uint64_t total() const { return load->total.load(std::memory_order_relaxed); }
-  bool enabled() const { return state == channel_state::enabled; }
+  bool enabled() const {
+    return state == channel_state::enabled
+           && !load->failed_off.load(std::memory_order_relaxed);
+  }
   bool usable() const { return enabled() && (maxc == 0 || current() < maxc); }
   /// Takes a slot if enabled and under maxc (atomically); false if not.
   bool try_acquire() const;
@@ -88,6 +94,9 @@ public:
   /// Autodisable under -a (the owner's half of on_failed); true if the
   /// channel was enabled and is now disabled.
   bool mark_failed(uint32_t index);
+
+  /// Enables a channel (an operator's `enable`), clearing a failed connect.
+  void enable(uint32_t index);
 
   /// A granted connection ended: release its slot (any copy, any thread).
   void on_released(uint32_t index) const;

@@ -38,8 +38,10 @@ void do_connect(const session_ptr& s, policy_view view, uint32_t channel) {
     view->autodisable
       ? net::release_guard{[load, sched, channel](bool failed) {
           load->release();
-          if (failed)
+          if (failed) {
+            load->failed_off.store(true, std::memory_order_relaxed);
             caf::anon_send(sched, failed_atom::value, channel);
+          }
         }}
       : net::release_guard{[load](bool) { load->release(); }};
   if (log::debug_enabled())

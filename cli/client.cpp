@@ -221,9 +221,6 @@ std::variant<target, int> local_target(const options& opts) {
   t.port = rv->port;
   t.secret = rv->secret;
   t.pid = rv->pid;
-  t.tls.cert = rv->tls_cert;
-  t.tls.key = rv->tls_key;
-  t.tls.ca = rv->tls_ca;
   return t;
 }
 
@@ -330,14 +327,14 @@ int run_control(const options& opts) {
       return *rc;
     targets = std::get<std::vector<target>>(std::move(ts));
   }
-  // One TLS identity for the whole call: the instance's own (from its
-  // control file) or the operator's files for --control.
+  // One TLS identity for the whole call: the operator's files for
+  // --control (local control is plain BASP on loopback).
   auto tls_files = targets.front().tls;
   bool tls = tls_files.any();
   if (tls) {
     if (auto err = validate_tls(tls_files); !err.empty()) {
       complain(err);
-      return opts.control_endpoints.empty() ? ex_noperm : ex_config;
+      return ex_config;
     }
   }
   caf::actor_system_config cfg;

@@ -105,10 +105,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     }
   }
 
-  // The control endpoint speaks mutual TLS only, also on loopback: CAF's
-  // BASP authenticates nobody, and an unauthenticated peer announcing a
-  // huge message makes it allocate that much. Without operator files the
-  // instance makes its own identity, readable by its user alone.
   std::string error;
   auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
                                                       opts.bind_host),
@@ -116,16 +112,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   if (!path) {
     ready.fail(ex_oserr, error);
     return ex_oserr;
-  }
-  std::string identity_path;
-  tls_files node_tls = opts.tls; // absolute, validated by main
-  if (!node_tls.any()) {
-    identity_path = *path + ".pem";
-    if (!write_instance_identity(identity_path, error)) {
-      ready.fail(ex_oserr, error);
-      return ex_oserr;
-    }
-    node_tls.cert = node_tls.key = node_tls.ca = identity_path;
   }
 
   caf::actor_system_config cfg;
@@ -138,8 +124,10 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   cfg.set("scheduler.policy", caf::atom("sharing"));
   register_types(cfg);
   cfg.load<caf::io::middleman>();
-  apply_tls(cfg, node_tls);
-  cfg.load<caf::openssl::manager>();
+  if (remote_tls) {
+    apply_tls(cfg, opts.tls); // absolute, validated by main
+    cfg.load<caf::openssl::manager>();
+  }
   caf::actor_system sys{cfg};
 
   net::io_pool pool(opts.io_threads > 0 ? opts.io_threads : default_threads());
@@ -177,8 +165,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   auto remove_files = [&] {
     if (!rendezvous_path.empty())
       ::unlink(rendezvous_path.c_str());
-    if (!identity_path.empty())
-      ::unlink(identity_path.c_str());
   };
   ccfg.on_killed = [&] {
     remove_files();
@@ -186,7 +172,10 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   };
   auto ctl = sys.spawn<caf::detached>(control, ccfg);
 
-  auto published = caf::openssl::publish(ctl, 0, "127.0.0.1");
+  // Local control is plain BASP on loopback, guarded by the secret. (Mutual
+  // TLS here too was tried: CAF 0.17's TLS sessions stall under a handful
+  // of concurrent clients, which MRTG setups produce; see architecture.md.)
+  auto published = sys.middleman().publish(ctl, 0, "127.0.0.1");
   if (!published) {
     ready.fail(ex_oserr, "cannot publish the control actor: "
                            + sys.render(published.error()));
@@ -211,7 +200,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   }
 
   rendezvous rv{static_cast<int>(::getpid()), "127.0.0.1", *published,
-                ccfg.secret,  node_tls.cert, node_tls.key, node_tls.ca};
+                ccfg.secret};
   if (!write_rendezvous(*path, rv, error)) {
     ready.fail(ex_oserr, error);
     std::_Exit(ex_oserr);

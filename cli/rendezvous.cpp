@@ -61,8 +61,7 @@ bool write_rendezvous(const std::string& path, const rendezvous& r,
   }
   std::ostringstream out;
   out << "pid=" << r.pid << "\nhost=" << r.host << "\nport=" << r.port
-      << "\nsecret=" << r.secret << "\ntls-cert=" << r.tls_cert
-      << "\ntls-key=" << r.tls_key << "\ntls-ca=" << r.tls_ca << "\n";
+      << "\nsecret=" << r.secret << "\n";
   auto text = out.str();
   bool ok = ::write(fd, text.data(), text.size())
             == static_cast<ssize_t>(text.size());
@@ -93,12 +92,7 @@ std::optional<rendezvous> parse_rendezvous(const std::string& text) {
         r.port = static_cast<uint16_t>(std::stoi(value));
       else if (key == "secret")
         r.secret = value;
-      else if (key == "tls-cert")
-        r.tls_cert = value;
-      else if (key == "tls-key")
-        r.tls_key = value;
-      else if (key == "tls-ca")
-        r.tls_ca = value;
+
     } catch (...) {
       return std::nullopt;
     }

@@ -15,8 +15,6 @@ struct rendezvous {
   std::string host; ///< control endpoint
   uint16_t port = 0;
   std::string secret;
-  /// TLS identity the client presents and trusts (cert, key, CA files).
-  std::string tls_cert, tls_key, tls_ca;
 };
 
 /// Where rendezvous files live, in order: $BALANCE_RUNTIME_DIR, else

@@ -5,16 +5,9 @@
 #include <fstream>
 #include <memory>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/bn.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
+
 
 namespace balance::cli {
 
@@ -93,54 +86,6 @@ void apply_tls(caf::actor_system_config& cfg, const tls_files& files) {
   cfg.openssl_key = files.key;
   cfg.openssl_cafile = files.ca;
   cfg.openssl_passphrase = read_passphrase(files.passphrase_file);
-}
-
-bool write_instance_identity(const std::string& path, std::string& error) {
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{
-    EVP_EC_gen("P-256"), EVP_PKEY_free};
-  std::unique_ptr<X509, decltype(&X509_free)> cert{X509_new(), X509_free};
-  if (!key || !cert) {
-    error = "cannot create the control identity: " + openssl_error();
-    return false;
-  }
-  X509_set_version(cert.get(), 2);
-  unsigned char serial[16];
-  if (RAND_bytes(serial, sizeof(serial)) == 1) {
-    serial[0] &= 0x7f;
-    std::unique_ptr<BIGNUM, decltype(&BN_free)> bn{
-      BN_bin2bn(serial, sizeof(serial), nullptr), BN_free};
-    BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));
-  }
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3650L * 24 * 3600);
-  auto* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(
-                               "balance instance"),
-                             -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  X509_set_pubkey(cert.get(), key.get());
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
-    error = "cannot sign the control identity: " + openssl_error();
-    return false;
-  }
-  ::unlink(path.c_str());
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  std::FILE* out = fd < 0 ? nullptr : ::fdopen(fd, "w");
-  if (!out) {
-    error = "cannot create " + path;
-    if (fd >= 0)
-      ::close(fd);
-    return false;
-  }
-  bool ok = PEM_write_X509(out, cert.get()) == 1
-            && PEM_write_PrivateKey(out, key.get(), nullptr, nullptr, 0,
-                                    nullptr, nullptr)
-                 == 1;
-  ok = std::fclose(out) == 0 && ok;
-  if (!ok)
-    error = "cannot write " + path;
-  return ok;
 }
 
 } // namespace balance::cli

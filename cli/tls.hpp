@@ -20,10 +20,5 @@ std::string validate_tls(tls_files& files);
 /// Puts the files into CAF's openssl settings (after validate_tls).
 void apply_tls(caf::actor_system_config& cfg, const tls_files& files);
 
-/// Writes a fresh self-signed certificate and its key (P-256) into one
-/// PEM file, mode 0600: the instance's identity for local control. The
-/// daemon and its `-c`/`-i` clients (who can read the file) both present
-/// it, so nobody else gets past the TLS handshake to the control actor.
-bool write_instance_identity(const std::string& path, std::string& error);
 
 } // namespace balance::cli

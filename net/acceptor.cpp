@@ -55,6 +55,16 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
   }
   int fd = ::socket(v6 ? AF_INET6 : AF_INET,
                     SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && errno == EAFNOSUPPORT && v6 && host.empty() && !force_ipv6) {
+    // A kernel without IPv6: the default listener is IPv4 only then.
+    auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
+    *in4 = sockaddr_in{};
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+    v6 = false;
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
   if (fd < 0) {
     error = std::string("socket(): ") + std::strerror(errno);
     return -1;

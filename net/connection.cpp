@@ -253,7 +253,16 @@ void connection::pump(int dir) {
         do_wait(dir, false);
         return;
       }
+      bool drained = st.end < pooled_buffer::capacity();
       st.begin = st.end = 0;
+      if (drained) {
+        // A short read took all there was: wait instead of a recv that
+        // would only say EAGAIN. The wait (epoll_ctl MOD) reports data
+        // that arrived meanwhile at once.
+        st.buf.reset();
+        do_wait(dir, true);
+        return;
+      }
     }
     st.buf.acquire();
     auto n = ::recv(src, st.buf.data(), pooled_buffer::capacity(), 0);

@@ -96,8 +96,8 @@ def start_balance(balance_bin, env, workdir):
     file); daemon instances must return exit 0 (ready and controllable)."""
     started = []
 
-    def _start(args, foreground=True, env=None, ready=True, ready_timeout=15.0):
-        b = harness.Balance(args, env or _env_default(), foreground, workdir)
+    def _start(args, foreground=True, env=None, ready=True, ready_timeout=15.0, rlimit_nofile=None):
+        b = harness.Balance(args, env or _env_default(), foreground, workdir, rlimit_nofile=rlimit_nofile)
         started.append(b)
         b.start(ready=ready, ready_timeout=ready_timeout)
         return b
@@ -118,3 +118,15 @@ def ctl(env):
         return harness.run_ctl(cmd, port, env_ or env, bind=bind, timeout=timeout)
 
     return _ctl
+
+
+@pytest.fixture
+def guard_ports():
+    """Ports a test expects nothing to be started on: whatever still listens
+    there at teardown (a daemon started by mistake) is killed by pid."""
+    ports = []
+    yield ports
+    for port in ports:
+        for pid in harness.pids_listening(port):
+            if pid != os.getpid():
+                harness.kill_pid(pid)

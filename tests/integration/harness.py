@@ -22,6 +22,11 @@ BALANCE_BIN = os.environ.get("BALANCE_BIN", "/work/main/build/balance")
 LOOP4 = "127.0.0.1"
 LOOP6 = "::1"
 
+# Multiplies every polling deadline (wait_for and the helpers built on it),
+# for slow or heavily loaded CI machines; bounds the contract states (such as
+# "within ~1 s") are not scaled.
+SLACK = float(os.environ.get("BALANCE_TEST_SLACK", "1"))
+
 # Exit statuses (sysexits) of the contract.
 EX_USAGE = 64
 EX_DATAERR = 65
@@ -36,6 +41,7 @@ EX_OSERR = 71
 def wait_for(pred, timeout, interval=0.02, what="condition"):
     """Polls pred() until it returns a truthy value (returned) or the deadline
     passes (AssertionError naming `what`)."""
+    timeout = timeout * SLACK
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -167,6 +173,13 @@ def port_bindable(port, host="::"):
         s.close()
 
 
+def cpu_seconds(pid):
+    """user+system CPU time consumed so far by `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pid_alive(pid):
     """True while `pid` exists and is not a zombie."""
     if not pid:
@@ -287,7 +300,7 @@ def run_ctl(cmd, port, env, bind=None, timeout=10.0, extra=()):
 class Balance:
     """One balance instance started by the tests (foreground or daemon)."""
 
-    def __init__(self, args, env, foreground, workdir):
+    def __init__(self, args, env, foreground, workdir, rlimit_nofile=None):
         self.args = [str(a) for a in args]
         self.env = env
         self.foreground = foreground
@@ -310,6 +323,14 @@ class Balance:
         self.start_rc = None
         self.start_elapsed = None
         self._stopped = False
+        self._preexec = None
+        if rlimit_nofile:
+            import resource
+
+            def _limit():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+
+            self._preexec = _limit
 
     # -- life cycle
     def start(self, ready=True, ready_timeout=15.0):
@@ -319,14 +340,15 @@ class Balance:
             if self.foreground:
                 self.proc = subprocess.Popen([BALANCE_BIN, "-f"] + self.args, env=self.env,
                                              stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                             start_new_session=True)
+                                             start_new_session=True, preexec_fn=self._preexec)
                 self.pid = self.proc.pid
                 if ready:
                     self.wait_ready(ready_timeout)
             else:
                 t0 = time.monotonic()
                 p = subprocess.Popen([BALANCE_BIN] + self.args, env=self.env,
-                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                     preexec_fn=self._preexec)
                 try:
                     self.start_rc = p.wait(timeout=ready_timeout)
                 except subprocess.TimeoutExpired:
@@ -676,13 +698,13 @@ class SelectorServer(threading.Thread):
         self.active = 0
         self.peers = []
         self._conns = {}
-        self._stop = False
+        self._stopping = False
         self.start()
 
     def run(self):
         self.sel.register(self.lsock, selectors.EVENT_READ, "listen")
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-        while not self._stop:
+        while not self._stopping:
             for key, ev in self.sel.select(timeout=0.5):
                 if key.data == "wake":
                     try:
@@ -777,9 +799,9 @@ class SelectorServer(threading.Thread):
             self.active -= 1
 
     def stop(self):
-        if self._stop:
+        if self._stopping:
             return
-        self._stop = True
+        self._stopping = True
         try:
             self._wake_w.send(b"x")
         except OSError:
@@ -807,7 +829,7 @@ class ThreadedServer(threading.Thread):
         self.records = []
         self.lock = threading.Lock()
         self.done = threading.Condition(self.lock)
-        self._stop = False
+        self._stopping = False
         self._conns = []
         self.start()
 
@@ -817,7 +839,7 @@ class ThreadedServer(threading.Thread):
             return len(self.records)
 
     def run(self):
-        while not self._stop:
+        while not self._stopping:
             try:
                 c, addr = self.lsock.accept()
             except socket.timeout:
@@ -859,7 +881,7 @@ class ThreadedServer(threading.Thread):
             return list(self.records)
 
     def stop(self):
-        self._stop = True
+        self._stopping = True
         with self.lock:
             conns = list(self._conns)
         for c in conns:

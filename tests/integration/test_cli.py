@@ -69,13 +69,14 @@ def _fill(template, port, backend):
 
 
 @pytest.mark.parametrize("case", BAD_COMMAND_LINES, ids=[c[0] for c in BAD_COMMAND_LINES])
-def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_bin):
+def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_bin, guard_ports):
     """Default (daemonising) mode must validate everything before it forks:
     non-zero sysexits status, a message naming the bad argument, nothing
     listening (3.54 quirk 6 fixed)."""
     name, template, want_rc, token = case
     be = backends.echo()
     port = free_listen_port()
+    guard_ports.append(port)
     args = _fill(template, port, be)
     rc, out, err = run_balance(args, env, timeout=20)
     assert rc == want_rc, f"balance {' '.join(args)}: exit {rc}, want {want_rc}; stderr={err!r}"
@@ -90,10 +91,11 @@ def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_
                                   if c[0] in ("unknown-host", "empty-group-trailing-bang",
                                               "channel-port-junk", "channel-maxc-negative")],
                          ids=lambda c: c[0])
-def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin):
+def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin, guard_ports):
     name, template, want_rc, token = case
     be = backends.echo()
     port = free_listen_port()
+    guard_ports.append(port)
     args = ["-f"] + _fill(template, port, be)
     rc, out, err = run_balance(args, env, timeout=20)
     assert rc == want_rc, f"balance {' '.join(args)}: exit {rc}, want {want_rc}; stderr={err!r}"
@@ -102,19 +104,21 @@ def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_b
     assert_nothing_started(port, runtime_dir)
 
 
-def test_unknown_listen_host_refused(env, runtime_dir, backends, balance_bin):
+def test_unknown_listen_host_refused(env, runtime_dir, backends, balance_bin, guard_ports):
     be = backends.echo()
     port = free_listen_port()
+    guard_ports.append(port)
     rc, out, err = run_balance(["-b", "nosuchhost.invalid", str(port), channel(be)], env, timeout=20)
     assert rc in (EX_DATAERR, EX_OSERR), f"exit {rc}; stderr={err!r}"
     assert "nosuchhost.invalid" in err
     assert_nothing_started(port, runtime_dir, bind="nosuchhost.invalid")
 
 
-def test_outgoing_bind_address_not_local_refused(env, runtime_dir, backends, balance_bin):
+def test_outgoing_bind_address_not_local_refused(env, runtime_dir, backends, balance_bin, guard_ports):
     """-B with an address that is not local is refused at startup (quirk 24)."""
     be = backends.echo()
     port = free_listen_port()
+    guard_ports.append(port)
     rc, out, err = run_balance(["-B", "192.0.2.1", str(port), channel(be)], env, timeout=20)
     assert rc != 0, f"-B 192.0.2.1 accepted (exit 0); stderr={err!r}"
     assert rc > 0, f"killed by signal {-rc}"
@@ -185,13 +189,14 @@ def test_version_format_and_limits(start_balance, backends):
     assert maxchannels >= 64
 
 
-def test_too_many_channels_exit_64(start_balance, backends, env, runtime_dir):
+def test_too_many_channels_exit_64(start_balance, backends, env, runtime_dir, guard_ports):
     be = backends.echo()
     bal = start_balance([free_listen_port(), channel(be)], foreground=False)
     _, _, maxchannels = _limits(bal)
     if maxchannels > 20000:
         pytest.skip(f"MAXCHANNELS={maxchannels} too large for one command line")
     port = free_listen_port()
+    guard_ports.append(port)
     args = [str(port)] + [channel(be)] * (maxchannels + 1)
     rc, out, err = run_balance(args, env, timeout=30)
     assert rc == EX_USAGE, f"{maxchannels + 1} channels: exit {rc}, want 64; stderr={err[-500:]!r}"
@@ -211,13 +216,14 @@ def test_max_channels_accepted(start_balance, backends):
     assert sorted(r["ch"] for r in rows) == list(range(maxchannels))
 
 
-def test_too_many_groups_exit_69(start_balance, backends, env, runtime_dir):
+def test_too_many_groups_exit_69(start_balance, backends, env, runtime_dir, guard_ports):
     be = backends.echo()
     bal = start_balance([free_listen_port(), channel(be)], foreground=False)
     _, maxgroups, _ = _limits(bal)
     if maxgroups > 10000:
         pytest.skip(f"MAXGROUPS={maxgroups} too large for one command line")
     port = free_listen_port()
+    guard_ports.append(port)
     args = [str(port)]
     for g in range(maxgroups + 1):
         if g:

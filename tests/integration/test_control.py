@@ -4,11 +4,12 @@ show / mrtg formats, abbreviations, JSON and Prometheus renderings."""
 import json
 import re
 import socket
+import threading
 
 import pytest
 
-from harness import (SHOW_HEADER, ROW_RE, channel, connect, dead_port, format_row, free_listen_port,
-                     get_tag, open_tagged, parse_show, recv_all, run_balance, sha, sources,
+from harness import (SHOW_HEADER, channel, connect, dead_port, echo_roundtrip, format_row, free_listen_port,
+                     get_tag, ipv6_available, open_tagged, parse_show, recv_all, run_balance, sha, sources,
                      wait_counters_zero, wait_for, wait_show)
 
 
@@ -57,6 +58,20 @@ def test_show_exact_format(start_balance, backends):
     for r in rows:
         assert (r["state"], r["ip"], r["c"], r["totalc"], r["sent"], r["rcvd"]) == \
             ("ENA", "127.0.0.1", 0, 0, 0, 0), r["line"]
+
+
+def test_show_ipv6_address_printed_whole(start_balance, backends):
+    """IPv4 rows stay byte-identical; an IPv6 address is printed whole,
+    widening its column."""
+    a = backends.echo()
+    long_v6 = "fd00:1234:5678:9abc:def0:1234:5678:9abc"
+    bal = start_balance([free_listen_port(), channel(a), f"[{long_v6}]:80:3"])
+    out = reply(bal, "show")
+    rows = parse_show(out)
+    assert [r["ip"] for r in rows] == ["127.0.0.1", long_v6], out
+    for r in rows:
+        assert format_row(r) == r["line"], r["line"]
+    assert (rows[1]["port"], rows[1]["maxc"]) == (80, 3)
 
 
 def test_show_counters_after_transfer(start_balance, backends):
@@ -123,10 +138,38 @@ def test_mrtg_checks_requested_group(start_balance, backends):
     bal = start_balance([free_listen_port(), channel(a), "!", channel(b), channel(c), channel(d)])
     assert reply(bal, "mrtg-conns 1 2") == "0\nUNKNOWN\nUNKNOWN\ngroup 1 channel 2\n"
     assert reply(bal, "mrtg-bytes 1 2") == "0\n0\nUNKNOWN\ngroup 1 channel 2\n"
-    assert reply_lines(bal, "mrtg-bytes 2 0") == ["unknown group"]
-    assert reply_lines(bal, "mrtg-conns 2 0") == ["unknown group"]
+    maxgroups = int(re.search(r"MAXGROUPS=(\d+)", reply(bal, "version")).group(1))
+    for g in (maxgroups, 99999):
+        assert reply_lines(bal, f"mrtg-bytes {g} 0") == ["unknown group"]
+        assert reply_lines(bal, f"mrtg-conns {g} 0") == ["unknown group"]
+    # a group in range without channels (yet): no such channel
+    assert reply_lines(bal, "mrtg-bytes 2 0") == ["unknown channel"]
     assert reply_lines(bal, "mrtg-bytes 0 1") == ["unknown channel"]
     assert reply_lines(bal, "mrtg-bytes 1 3") == ["unknown channel"]
+
+
+@pytest.mark.timeout_s(90)
+def test_concurrent_control_clients(start_balance, backends, env):
+    """Several `-c` clients at once (MRTG polls many targets in parallel)."""
+    srv = backends.halfclose()
+    bal = start_balance([free_listen_port(), channel(srv)], foreground=False)
+    down = transfer(bal.port, 321)
+    wait_show(bal, lambda rs: rs[0]["sent"] == 321, what="sent 321")
+    want = f"{down}\n321\nUNKNOWN\ngroup 0 channel 0\n"
+    results = []
+
+    def poll():
+        results.append(bal.ctl("mrtg-bytes 0 0", timeout=20))
+
+    for _ in range(3):
+        threads = [threading.Thread(target=poll, daemon=True) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(25)
+    assert len(results) == 18
+    bad = [r for r in results if r[0] != 0 or r[1] != want]
+    assert not bad, f"{len(bad)} of 18 concurrent -c clients failed: {bad[:3]}"
 
 
 # ---------------------------------------------------------------- enable / disable
@@ -222,6 +265,80 @@ def test_maxc_command(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def test_maxc_lowered_below_current(start_balance, backends):
+    """maxc below the open connections: they stay, new ones spill until c
+    drops under the new maxc."""
+    a, g = backends.tag("A"), backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(a), "!", channel(g)])
+    held = [open_tagged(bal.port) for _ in range(3)]
+    try:
+        assert [t for _, t in held] == ["A"] * 3
+        assert reply_lines(bal, "maxc 0 2") == ["maxc of channel 0 changed to 2"]
+        assert get_tag(bal.port) == "G"
+        held.pop()[0].close()
+        wait_show(bal, lambda rs: rs[0]["c"] == 2, what="c == 2")
+        assert get_tag(bal.port) == "G"
+        held.pop()[0].close()
+        wait_show(bal, lambda rs: rs[0]["c"] == 1, what="c == 1")
+        assert get_tag(bal.port) == "A"
+    finally:
+        for s, _ in held:
+            s.close()
+    wait_counters_zero(bal)
+
+
+def test_disable_keeps_open_connections(start_balance, backends):
+    """disable affects new connections only; open ones keep working and are
+    released normally."""
+    a, b = backends.echo(), backends.echo()
+    bal = start_balance([free_listen_port(), channel(a), channel(b)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"before\n") == b"before\n"
+        reply(bal, "disable 0")
+        assert echo_roundtrip(s, b"after\n") == b"after\n"
+        assert bal.show()[0]["c"] == 1
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_assign_with_open_connection(start_balance, backends):
+    """Reassigning a disabled channel that still has a connection open: the
+    old connection lives on and is released from that channel."""
+    a, b, c = backends.tag("A"), backends.tag("B"), backends.tag("C")
+    bal = start_balance([free_listen_port(), channel(a), channel(b)])
+    s, t = open_tagged(bal.port)
+    try:
+        assert t == "A"
+        assert reply_lines(bal, f"disable 0; assign 0 127.0.0.1 {c.port}") == \
+            ["channel 0 disabled", "channel reassigned"]
+        assert echo_roundtrip(s, b"still\n") == b"still\n"
+        assert bal.show()[0]["c"] == 1
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    reply(bal, "enable 0")
+    assert sorted(get_tag(bal.port) for _ in range(2)) == ["B", "C"]
+    wait_counters_zero(bal)
+
+
+def test_byte_counters_update_while_connection_open(start_balance, backends):
+    """Long-lived connections show up in sent/rcvd before they close (MRTG
+    polls while they run)."""
+    a = backends.echo()
+    bal = start_balance([free_listen_port(), channel(a)])
+    s = connect(bal.port)
+    try:
+        data = bytes(100000)
+        assert echo_roundtrip(s, data) == data
+        wait_show(bal, lambda rs: rs[0]["sent"] == 100000 and rs[0]["rcvd"] == 100000, timeout=6,
+                  what="byte counters of an open connection")
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
 def test_create_channel(start_balance, backends):
     a, b, g, h = backends.tag("A"), backends.tag("B"), backends.tag("G"), backends.tag("H")
     bal = start_balance([free_listen_port(), channel(a), "!", channel(g)])
@@ -239,6 +356,23 @@ def test_create_channel(start_balance, backends):
     assert [(r["grp"], r["ch"], r["port"]) for r in bal.show() if r["grp"] == 1] == \
         [(1, 0, g.port), (1, 1, h.port)]
     assert reply_lines(bal, "create nosuchhost.invalid 80") == ["invalid address"]
+    wait_counters_zero(bal)
+
+
+def test_create_ipv6_and_invalid_addresses(start_balance, backends):
+    if not ipv6_available():
+        pytest.skip("no IPv6 loopback")
+    a = backends.echo()
+    v6 = backends.tag("V6", host="::1")
+    bal = start_balance([free_listen_port(), channel(a)])
+    assert reply_lines(bal, f"create ::1 {v6.port}") == ["channel created"]
+    r = bal.row(0, 1)
+    assert (r["ip"], r["port"], r["state"]) == ("::1", v6.port, "dis"), r["line"]
+    reply(bal, "disable 0; enable 1")
+    assert get_tag(bal.port) == "V6"
+    reply(bal, "disable 1")
+    assert reply_lines(bal, "assign 1 nosuchhost.invalid 80") == ["invalid address"]
+    assert bal.row(0, 1)["port"] == v6.port
     wait_counters_zero(bal)
 
 
@@ -299,6 +433,9 @@ def test_syntax_errors(start_balance, backends):
                 "mrtg-bytes 0", "mrtg-conns", "reset"):
         assert reply_lines(bal, cmd) == ["syntax error"], cmd
     assert bal.show()[0]["state"] == "ENA"
+    # words are separated by any run of blanks, as 3.54's strtok(" \t\n")
+    assert reply_lines(bal, "  disable \t 0  ") == ["channel 0 disabled"]
+    assert reply_lines(bal, "enable\t0") == ["channel 0 enabled"]
 
 
 def test_help(start_balance, backends):
@@ -316,12 +453,13 @@ def test_help(start_balance, backends):
 def test_abbreviations(start_balance, backends):
     """Prefix matching, first in 3.54's order wins (quirk 15)."""
     srv = backends.halfclose()
-    bal = start_balance([free_listen_port(), channel(srv)])
+    bal = start_balance([free_listen_port(), channel(srv)], foreground=False)
     transfer(bal.port, 300)
     wait_show(bal, lambda rs: rs[0]["sent"] == 300, what="sent == 300")
     assert reply(bal, "s") == reply(bal, "show")
     assert reply(bal, "sh") == reply(bal, "show")
     assert reply(bal, "h") == reply(bal, "help")
+    assert reply(bal, "?") == reply(bal, "help")
     assert reply(bal, "mrtg 0 0") == reply(bal, "mrtg-bytes 0 0")
     assert reply(bal, "mrtg-c 0 0") == reply(bal, "mrtg-conns 0 0")
     assert reply_lines(bal, "m 0 4") == ["maxc of channel 0 changed to 4"]
@@ -358,13 +496,35 @@ def test_interactive_shell(start_balance, backends, env):
     assert rest == want, f"\n{rest!r}\n!=\n{want!r}"
 
 
+def test_interactive_empty_input(start_balance, backends, env):
+    a = backends.echo()
+    bal = start_balance([free_listen_port(), channel(a)], foreground=False)
+    rc, out, err = run_balance(["-i", str(bal.port)], env, stdin_data="")
+    assert rc == 0, (rc, out, err)
+    m = BANNER_RE.match(out)
+    assert m and out[m.end():] == "balance[0] \n", repr(out)
+
+
 def test_interactive_commands_change_state(start_balance, backends, env):
     a, b = backends.echo(), backends.echo()
     bal = start_balance([free_listen_port(), channel(a), "!", channel(b)])
-    rc, out, err = run_balance(["-i", str(bal.port)], env, stdin_data="group 1\ndisable 0\nquit\n")
+    rc, out, err = run_balance(["-i", str(bal.port)], env,
+                               stdin_data="frobnicate\ngroup 1\ndisable 0\nquit\nshow\n")
     assert rc == 0, (rc, out, err)
-    assert "balance[1] channel 0 disabled\n" in out, out
+    assert "balance[0] syntax error\nbalance[0] balance[1] channel 0 disabled\nbalance[1] " in out, out
+    assert out.endswith("balance[1] channel 0 disabled\nbalance[1] ") or \
+        out.endswith("balance[1] channel 0 disabled\nbalance[1] \n"), f"quit must end the shell: {out!r}"
     assert [r["state"] for r in bal.show()] == ["ENA", "dis"]
+
+
+def test_interactive_kill(start_balance, backends, env):
+    a = backends.echo()
+    bal = start_balance([free_listen_port(), channel(a)], foreground=False)
+    rc, out, err = run_balance(["-i", str(bal.port)], env, stdin_data="kill\nshow\n")
+    assert rc == 0, (rc, out, err)
+    assert "balance[0] shutdown complete, exiting.\n" in out, out
+    assert "GRP" not in out, "the shell must end after kill"
+    wait_for(lambda: not bal.alive(), 3, what="daemon gone")
 
 
 # ---------------------------------------------------------------- new renderings

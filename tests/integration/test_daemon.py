@@ -2,15 +2,17 @@
 signals, stale files, several instances."""
 
 import os
+import re
 import shutil
 import signal
 import stat
 import subprocess
+import threading
 import time
 
 from harness import (BALANCE_BIN, EX_UNAVAILABLE, LOOP4, channel, closed_by_peer, connect,
                      echo_roundtrip, free_listen_port, get_tag, is_listening, kill_pid, parse_kv_file,
-                     parse_show, pid_alive, pids_listening, port_bindable, rendezvous_path, run_ctl,
+                     parse_show, pid_alive, pids_listening, port_bindable, rendezvous_path, run_balance, run_ctl,
                      wait_counters_zero, wait_for)
 
 import pytest
@@ -83,7 +85,11 @@ def test_foreground_stays_in_foreground(start_balance, backends, runtime_dir):
 def _assert_gone(bal, port, runtime_dir, bind=None):
     wait_for(lambda: not bal.alive(), 3, what="the daemon to exit")
     wait_for(lambda: port_bindable(port), 1, what=f"port {port} to be free")
-    assert not os.path.exists(rendezvous_path(runtime_dir, port, bind)), "rendezvous file left behind"
+    path = rendezvous_path(runtime_dir, port, bind)
+    assert not os.path.exists(path), "rendezvous file left behind"
+    prefix = os.path.basename(path)
+    left = [f for f in os.listdir(runtime_dir) if f.startswith(prefix)]
+    assert not left, f"instance files left behind in the runtime dir: {left}"
 
 
 def test_kill_command(start_balance, backends, runtime_dir):
@@ -100,14 +106,30 @@ def test_kill_command_foreground_exit_status(start_balance, backends, runtime_di
     be = backends.echo()
     port = free_listen_port()
     bal = start_balance([port, channel(be)])
+    # reap the foreground process as soon as it exits (as a shell would)
+    reaper = threading.Thread(target=lambda: bal.proc.wait(10), daemon=True)
+    reaper.start()
+    t0 = time.monotonic()
     rc, out, err = bal.ctl("kill")
     assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
-    try:
-        code = bal.proc.wait(5)
-    except subprocess.TimeoutExpired:
-        pytest.fail("foreground balance still running after kill")
-    assert code == 0, f"exit status {code}; stderr={bal.stderr()!r}"
+    assert time.monotonic() - t0 < 3
+    reaper.join(6)
+    assert bal.proc.returncode == 0, f"exit status {bal.proc.returncode}; stderr={bal.stderr()!r}"
     _assert_gone(bal, port, runtime_dir)
+
+
+def test_kill_not_delayed_by_unreaped_daemon(start_balance, backends, runtime_dir):
+    """`-c kill` waits for the daemon to be gone: a dead daemon that its
+    parent has not reaped yet (a zombie, e.g. under a container's PID 1
+    that does not reap) is gone too, and must not stall the client."""
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)])  # our child: not reaped until wait()
+    t0 = time.monotonic()
+    rc, out, err = bal.ctl("kill")
+    elapsed = time.monotonic() - t0
+    assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
+    assert elapsed < 2.5, f"-c kill took {elapsed:.1f}s: a zombie daemon counts as alive"
 
 
 def test_kill_closes_open_connections(start_balance, backends):
@@ -148,6 +170,33 @@ def test_foreground_signal_cleans_up(sig, start_balance, backends, runtime_dir):
     _assert_gone(bal, port, runtime_dir)
 
 
+def test_daemon_sigterm_cleans_up(start_balance, backends, runtime_dir):
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    assert bal.pid
+    os.kill(bal.pid, signal.SIGTERM)
+    _assert_gone(bal, port, runtime_dir)
+
+
+@pytest.mark.parametrize("foreground", [False, True], ids=["daemon", "foreground"])
+def test_second_instance_on_same_port_leaves_first_alone(foreground, start_balance, backends, env,
+                                                          runtime_dir):
+    """A second `balance PORT ...` fails (71) and must not clobber the
+    running instance's rendezvous file: the first stays controllable."""
+    a, b = backends.tag("A"), backends.tag("B")
+    port = free_listen_port()
+    bal = start_balance([port, channel(a)], foreground=False)
+    before = open(rendezvous_path(runtime_dir, port)).read()
+    rc, out, err = run_balance((["-f"] if foreground else []) + [str(port), channel(b)], env, timeout=20)
+    assert rc == 71, (rc, err)
+    assert open(rendezvous_path(runtime_dir, port)).read() == before
+    rows = bal.show()
+    assert rows[0]["port"] == a.port
+    assert get_tag(port) == "A"
+    wait_counters_zero(bal)
+
+
 def test_no_master_process(env, balance_bin):
     port = free_listen_port()
     t0 = time.monotonic()
@@ -159,7 +208,6 @@ def test_no_master_process(env, balance_bin):
 
 
 def test_no_master_process_interactive(env, balance_bin):
-    from harness import run_balance
     port = free_listen_port()
     t0 = time.monotonic()
     rc, out, err = run_balance(["-i", str(port)], env, stdin_data="show\n")
@@ -198,6 +246,64 @@ def test_stale_rendezvous_file(start_balance, backends, runtime_dir, env, workdi
     info = parse_kv_file(path)
     if "pid" in info:
         assert int(info["pid"]) == bal2.pid != old_pid
+
+
+def _make_stale(start_balance, backends, runtime_dir, workdir):
+    """Starts and kills a daemon, then puts its rendezvous file back."""
+    be = backends.echo()
+    port = free_listen_port()
+    bal = start_balance([port, channel(be)], foreground=False)
+    path = rendezvous_path(runtime_dir, port)
+    saved = os.path.join(workdir, "saved-rendezvous")
+    shutil.copy2(path, saved)
+    rc, out, err = bal.ctl("kill")
+    assert rc == 0, (rc, out, err)
+    wait_for(lambda: not pid_alive(bal.pid), 3, what="the daemon to exit")
+    with open(saved) as f:
+        return port, path, f.read()
+
+
+def _write_600(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+def test_stale_rendezvous_file_with_reused_pid(start_balance, backends, runtime_dir, env, workdir):
+    """The stale file's pid now belongs to an unrelated live process (pid
+    reuse): the client must still fail fast and clearly, and signal nobody."""
+    port, path, text = _make_stale(start_balance, backends, runtime_dir, workdir)
+    _write_600(path, re.sub(r"(?m)^pid=.*$", f"pid={os.getpid()}", text))
+    t0 = time.monotonic()
+    rc, out, err = run_ctl("show", port, env)
+    elapsed = time.monotonic() - t0
+    assert rc > 0, (rc, out, err)
+    assert (out + err).strip()
+    assert elapsed < 3.5, f"took {elapsed:.1f}s"
+
+
+def test_stale_rendezvous_file_pointing_at_silent_listener(start_balance, backends, runtime_dir, env,
+                                                           workdir):
+    """The stale file's control port was reused by a server that accepts and
+    never answers: the client gives up with an error, it does not hang."""
+    port, path, text = _make_stale(start_balance, backends, runtime_dir, workdir)
+
+    def silent(c, rec):
+        c.settimeout(20)
+        try:
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    srv = backends.threaded(silent)
+    _write_600(path, re.sub(r"(?m)^port=.*$", f"port={srv.port}", text))
+    t0 = time.monotonic()
+    rc, out, err = run_ctl("show", port, env, timeout=20)
+    elapsed = time.monotonic() - t0
+    assert rc > 0, (rc, out, err)
+    assert (out + err).strip()
+    assert elapsed < 12, f"took {elapsed:.1f}s"
 
 
 def test_two_instances_on_different_ports(start_balance, backends):

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from harness import (LOOP4, LOOP6, channel, connect, free_listen_port, get_tag, ipv6_available,
-                     listeners, open_tagged, rendezvous_path, run_ctl, wait_counters_zero)
+                     listeners, open_tagged, rendezvous_path, run_balance, run_ctl, wait_counters_zero)
 
 needs_v6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
 
@@ -51,6 +51,8 @@ def test_bind_address_v4(start_balance, backends, env, runtime_dir):
     assert rc != 0, f"-c without the instance's -b must not find it: {out!r}"
     rc, out, err = run_ctl("show", port, env, bind=LOOP4)
     assert rc == 0 and "127.0.0.1" in out, (rc, out, err)
+    rc, out, err = run_balance(["-b", LOOP4, "-i", str(port)], env, stdin_data="show\n")
+    assert rc == 0 and out.startswith("\nbalance ") and "127.0.0.1" in out, (rc, out, err)
     wait_counters_zero(bal)
 
 
@@ -115,3 +117,29 @@ def test_outgoing_bind_address(start_balance, backends):
     assert get_tag(bal.port) == "A"
     assert [p[0] for p in be.peers] == ["127.0.0.5", "127.0.0.5"], be.peers
     wait_counters_zero(bal)
+
+
+def test_bind_address_by_name(start_balance, backends, env):
+    """-b takes a host name; the instance is then addressed with that name."""
+    be = backends.tag("A")
+    port = free_listen_port()
+    bal = start_balance(["-b", "localhost", port, channel(be)])
+    addrs = {addr for _, addr in listeners(port)}
+    assert addrs and addrs <= {LOOP4, LOOP6, "::ffff:127.0.0.1"}, addrs
+    host = LOOP4 if addrs & {LOOP4, "::ffff:127.0.0.1"} else LOOP6
+    assert get_tag(port, host=host) == "A"
+    rc, out, err = run_ctl("show", port, env, bind="localhost")
+    assert rc == 0 and str(be.port) in out, (rc, out, err)
+    wait_counters_zero(bal)
+
+
+@needs_v6
+def test_outgoing_bind_failure_fails_over(start_balance, backends):
+    """-B with an IPv4 address cannot reach an IPv6 channel: that bind
+    failure is an ordinary connect failure and fails over."""
+    v6 = backends.tag("V6", host=LOOP6)
+    g = backends.tag("G")
+    bal = start_balance(["-B", "127.0.0.5", free_listen_port(), channel(v6, host=LOOP6), "!", channel(g)])
+    assert get_tag(bal.port) == "G"
+    rows = wait_counters_zero(bal)
+    assert rows[0]["totalc"] == 1 and rows[1]["totalc"] == 1

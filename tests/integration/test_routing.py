@@ -1,12 +1,15 @@
 """Scheduling: round robin (3.54 cursor), failover on refused connect and on
 connect timeout, groups, maxc, autodisable, hash groups (rendezvous)."""
 
+import socket
+import threading
 import time
 
 import pytest
 
-from harness import (LOOP4, LOOP6, channel, closed_by_peer, connect, dead_port, free_listen_port,
-                     get_tag, ipv6_available, open_tagged, sources, wait_counters_zero, wait_show)
+from harness import (LOOP4, LOOP6, channel, closed_by_peer, connect, dead_port, det_bytes,
+                     free_listen_port, get_tag, halfclose_handler, ipv6_available, open_tagged, recv_all,
+                     sha, sources, wait_counters_zero, wait_show)
 
 
 def tags(port, n, **kw):
@@ -54,6 +57,80 @@ def test_refused_connect_marks_nothing(start_balance, backends):
     assert tags(bal.port, 4) == ["X", "B", "X", "B"]
     rows = wait_counters_zero(bal)
     assert rows[0]["state"] == "ENA"
+
+
+def test_round_robin_skips_disabled_channel(start_balance, backends):
+    a, b, c = backends.tag("A"), backends.tag("B"), backends.tag("C")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c)])
+    bal.ctl_ok("disable 1")
+    assert tags(bal.port, 4) == ["A", "C", "A", "C"]
+    wait_counters_zero(bal)
+
+
+def test_early_data_survives_failover(start_balance, backends):
+    """Bytes and even the EOF a client sends while balance is still trying
+    channels (here one that times out) reach the channel finally used."""
+    bh = backends.blackhole()
+    srv = backends.threaded(halfclose_handler)
+    bal = start_balance(["-t", "1", free_listen_port(), channel(bh), channel(srv)])
+    data = det_bytes(100000, 11)
+    s = connect(bal.port, timeout=10)
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s, 10) == f"GOT {len(data)} {sha(data)}\n".encode()
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_maxc_strict_under_concurrency(start_balance, backends):
+    """Many clients at once: maxc is never exceeded, the rest spills."""
+    a, b, g = backends.tag("A"), backends.tag("B"), backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(a, maxc=25), channel(b, maxc=25), "!", channel(g)])
+    held, lock, errors = [], threading.Lock(), []
+
+    def worker():
+        for _ in range(10):
+            try:
+                s, t = open_tagged(bal.port, timeout=15)
+            except OSError as exc:
+                errors.append(exc)
+                return
+            with lock:
+                held.append((s, t))
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(10)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors, errors
+        got = [t for _, t in held]
+        assert (got.count("A"), got.count("B"), got.count("G")) == (25, 25, 50), \
+            {k: got.count(k) for k in set(got)}
+        wait_show(bal, lambda rs: [r["c"] for r in rs] == [25, 25, 50], what="c = 25 25 50")
+    finally:
+        for s, _ in held:
+            s.close()
+    wait_counters_zero(bal, timeout=5)
+
+
+def test_created_channel_in_new_group(start_balance, backends):
+    """`group 1; create ...` adds a group at run time; failover reaches it."""
+    g = backends.tag("G")
+    bal = start_balance([free_listen_port(), channel(dead_port())])
+    s = connect(bal.port)
+    try:
+        assert closed_by_peer(s, 3)
+    finally:
+        s.close()
+    out = bal.ctl_ok(f"group 1; create 127.0.0.1 {g.port}; enable 0")
+    assert out.split("\n")[:2] == ["channel created", "channel 0 enabled"], out
+    assert tags(bal.port, 2) == ["G", "G"]
+    rows = wait_counters_zero(bal)
+    assert [(r["grp"], r["ch"]) for r in rows] == [(0, 0), (1, 0)]
 
 
 def test_failover_to_next_group(start_balance, backends):
@@ -147,6 +224,21 @@ def test_default_connect_timeout_is_5s(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def test_abandoned_client_releases_slot_promptly(start_balance, backends):
+    """A client that hangs up while balance is still connecting (default
+    -t 5, a channel that never answers): its slot must not stay taken
+    until the connect timeout - c returns to 0 within a couple of seconds
+    of the last client closing, as after any traffic."""
+    bh = backends.blackhole()
+    bal = start_balance([free_listen_port(), channel(bh)])
+    s = connect(bal.port)
+    try:
+        wait_show(bal, lambda rs: rs[0]["c"] == 1, what="the connect attempt granted")
+    finally:
+        s.close()
+    wait_counters_zero(bal, timeout=2.5)
+
+
 # ---------------------------------------------------------------- maxc
 
 
@@ -196,6 +288,38 @@ def test_maxc_zero_is_unlimited(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def test_all_channels_full_closes_client(start_balance, backends):
+    a = backends.tag("A")
+    bal = start_balance([free_listen_port(), channel(a, maxc=2)])
+    held = [open_tagged(bal.port) for _ in range(2)]
+    try:
+        assert [t for _, t in held] == ["A", "A"]
+        s = connect(bal.port)
+        try:
+            assert closed_by_peer(s, 3), "client not closed although every channel is full"
+        finally:
+            s.close()
+        rows = bal.show()
+        assert (rows[0]["c"], rows[0]["totalc"]) == (2, 2), rows[0]["line"]
+    finally:
+        for s, _ in held:
+            s.close()
+    wait_counters_zero(bal)
+
+
+def test_client_gone_while_connecting(start_balance, backends):
+    """Clients that hang up while balance is still connecting (here: to a
+    channel that never answers) must not leak c."""
+    bh = backends.blackhole()
+    bal = start_balance(["-t", "1", free_listen_port(), channel(bh, maxc=10)])
+    for _ in range(5):
+        s = connect(bal.port)
+        s.close()
+    wait_show(bal, lambda rs: rs[0]["totalc"] == 5, what="5 attempts granted")
+    rows = wait_counters_zero(bal, timeout=4)
+    assert rows[0]["totalc"] == 5
+
+
 # ---------------------------------------------------------------- autodisable
 
 
@@ -219,12 +343,32 @@ def test_autodisable_failing_channel(start_balance, backends):
 
 
 def test_autodisable_all_fail_then_next_group(start_balance, backends):
+    """Under -a the failure disables the channel before the next client
+    (which starts after the failed one has been served elsewhere) picks:
+    it is tried exactly once."""
     g = backends.tag("G")
     bal = start_balance(["-a", free_listen_port(), channel(dead_port()), "!", channel(g)])
-    assert tags(bal.port, 3) == ["G"] * 3
+    rounds = 50
+    for i in range(rounds):
+        if i:
+            assert "channel 0 enabled" in bal.ctl_ok("enable 0")
+        assert tags(bal.port, 3) == ["G"] * 3
     rows = wait_counters_zero(bal)
     assert rows[0]["state"] == "dis"
-    assert rows[0]["totalc"] == 1, "a disabled channel must not be tried again"
+    assert rows[0]["totalc"] == rounds, \
+        f"a channel autodisabled by a failed connect was tried again ({rows[0]['totalc']} tries in {rounds} rounds)"
+
+
+def test_autodisable_on_connect_timeout(start_balance, backends):
+    bh = backends.blackhole()
+    b = backends.tag("B")
+    bal = start_balance(["-a", "-t", "1", free_listen_port(), channel(bh), channel(b)])
+    assert get_tag(bal.port, timeout=10) == "B"
+    rows = wait_counters_zero(bal)
+    assert rows[0]["state"] == "dis"
+    assert tags(bal.port, 2) == ["B", "B"]
+    rows = wait_counters_zero(bal)
+    assert rows[0]["totalc"] == 1, "an autodisabled channel was tried again"
 
 
 # ---------------------------------------------------------------- hash groups
@@ -303,12 +447,11 @@ def test_hash_disable_moves_only_that_channels_clients(hash_failover, start_bala
     moved = _moved(before, after)
     assert set(moved) == set(on_b), f"only B's clients may move: {moved}"
     targets = {new for _, new in moved.values()}
-    if hash_failover:
-        assert targets <= {"A", "C"}, f"-H: B's clients go to their next channel in the group: {moved}"
-        if len(on_b) >= 12:
-            assert targets == {"A", "C"}, f"-H: next channel follows each client's rank order: {moved}"
-    else:
-        assert targets == {"D"}, f"without -H B's clients go to the next group: {moved}"
+    # A disabled channel leaves the ranking (docs/balance.1): with or
+    # without -H its clients go to their next channel in the same group.
+    assert targets <= {"A", "C"}, f"B's clients go to their next channel in the group: {moved}"
+    if len(on_b) >= 12:
+        assert targets == {"A", "C"}, f"the next channel follows each client's rank order: {moved}"
     assert "channel 1 enabled" in bal.ctl_ok("enable 1")
     assert hash_map(bal.port, srcs) == before, "re-enabling must restore the original mapping"
     wait_counters_zero(bal)
@@ -337,6 +480,44 @@ def test_hash_refused_channel_failover(hash_failover, start_balance, backends):
     wait_counters_zero(bal)
 
 
+@pytest.mark.parametrize("hash_failover", [False, True], ids=["no-H", "H"])
+def test_hash_full_channel(hash_failover, start_balance, backends):
+    """A client whose channel is full (maxc): without -H the next group,
+    with -H its next channel in the same group."""
+    a, b, c, d = (backends.tag(n) for n in "ABCD")
+    opts = ["-H"] if hash_failover else []
+    bal = start_balance(opts + [free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    # map first without a limit (sequential connections may overlap while
+    # the previous one is being released), then set maxc 1 on A
+    before = hash_map(bal.port, sources(59))
+    on_a = [s for s, t in before.items() if t == "A"]
+    assert len(on_a) >= 2, before
+    wait_counters_zero(bal)
+    bal.ctl_ok("maxc 0 1")
+    held, tag = open_tagged(bal.port, src=on_a[0])
+    try:
+        assert tag == "A"
+        for src in on_a[1:4]:
+            got = get_tag(bal.port, src=src)
+            if hash_failover:
+                assert got in ("B", "C"), f"-H: {src} got {got}"
+            else:
+                assert got == "D", f"without -H: {src} got {got}"
+        others = [s for s in before if before[s] != "A"][:10]
+        assert {s: get_tag(bal.port, src=s) for s in others} == {s: before[s] for s in others}
+    finally:
+        held.close()
+    wait_counters_zero(bal)
+
+
+def test_hash_failover_all_unusable_goes_to_next_group(start_balance, backends):
+    a, b, d = backends.tag("A"), backends.tag("B"), backends.tag("D")
+    bal = start_balance(["-H", free_listen_port(), channel(a), channel(b), "%", channel(d)])
+    bal.ctl_ok("disable 0; disable 1")
+    assert set(hash_map(bal.port, sources(10)).values()) == {"D"}
+    wait_counters_zero(bal)
+
+
 def test_hash_new_channel_takes_only_its_own_clients(start_balance, backends):
     """create + enable in a hash group: clients either stay or move to the
     new channel (rendezvous hashing)."""
@@ -344,11 +525,24 @@ def test_hash_new_channel_takes_only_its_own_clients(start_balance, backends):
     bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
     srcs = sources(59)
     before = hash_map(bal.port, srcs)
-    assert "channel created" in bal.ctl_ok(f"create 127.0.0.1 {e.port}")
-    assert hash_map(bal.port, srcs) == before, "a created channel is disabled until enabled"
-    assert "channel 3 enabled" in bal.ctl_ok("enable 3")
+    assert bal.ctl_ok(f"create 127.0.0.1 {e.port}; enable 3").split() == \
+        "channel created channel 3 enabled".split()
     after = hash_map(bal.port, srcs)
     moved = _moved(before, after)
     assert moved, "the new channel got no client at all"
     assert {new for _, new in moved.values()} == {"E"}, moved
+    wait_counters_zero(bal)
+
+
+def test_hash_created_disabled_channel_moves_nobody(start_balance, backends):
+    """`create` makes a disabled channel (3.54 workflow: create, then
+    enable): until it is enabled nobody's channel may change; a channel
+    that never served anyone has no clients to send to the next group."""
+    a, b, c, d, e = (backends.tag(n) for n in "ABCDE")
+    bal = start_balance([free_listen_port(), channel(a), channel(b), channel(c), "%", channel(d)])
+    srcs = sources(59)
+    before = hash_map(bal.port, srcs)
+    assert "channel created" in bal.ctl_ok(f"create 127.0.0.1 {e.port}")
+    moved = _moved(before, hash_map(bal.port, srcs))
+    assert not moved, f"creating a disabled channel moved clients: {moved}"
     wait_counters_zero(bal)

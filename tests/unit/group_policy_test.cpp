@@ -340,7 +340,7 @@ TEST_CASE("under -a a failed connect auto-disables the channel",
   for (int i = 0; i < 4; ++i)
     got.push_back(g.pick(any_client, {}).value());
   CHECK(got == std::vector<uint32_t>{1, 2, 1, 2});
-  g.channels()[0].state = channel_state::enabled;
+  g.enable(0); // the operator's `enable`
   CHECK(g.pick(any_client, {}) == 0u);
 }
 

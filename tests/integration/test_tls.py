@@ -1,0 +1,210 @@
+"""Remote control over mutual TLS (`--control-listen` on the daemon,
+`--control` on the client).  Skipped cleanly when `balance --help` does not
+mention --tls-ca.  The flag names live in the constants below."""
+
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from harness import (BALANCE_BIN, LOOP4, channel, connect, free_listen_port, free_port, is_listening,
+                     kill_pid, parse_show, pids_listening, run_balance, wait_for)
+
+# daemon side
+F_CONTROL_LISTEN = "--control-listen"
+# client side
+F_CONTROL = "--control"
+# both sides
+F_CERT, F_KEY, F_CA = "--tls-cert", "--tls-key", "--tls-ca"
+
+
+def _help_text():
+    if not os.access(BALANCE_BIN, os.X_OK):
+        return ""
+    try:
+        p = subprocess.run([BALANCE_BIN, "--help"], capture_output=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return (p.stdout + p.stderr).decode(errors="replace")
+
+
+pytestmark = [
+    pytest.mark.skipif(F_CA not in _help_text(), reason="balance --help does not mention --tls-ca"),
+    pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI"),
+]
+
+
+def _openssl(*args, cwd):
+    p = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr.decode()}"
+
+
+def _make_ca(d, name):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out",
+             f"{name}.pem", "-days", "3", "-subj", f"/CN={name}",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def _make_leaf(d, name, ca, cn, ext):
+    with open(os.path.join(d, f"{name}.ext"), "w") as f:
+        f.write(ext)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
+             "-subj", f"/CN={cn}", cwd=d)
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+             "-CAcreateserial", "-out", f"{name}.pem", "-days", "3", "-extfile", f"{name}.ext", cwd=d)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("pki"))
+    _make_ca(d, "ca")
+    _make_ca(d, "rogue-ca")
+    server_ext = ("basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                  "extendedKeyUsage=serverAuth,clientAuth\n")
+    client_ext = "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth,serverAuth\n"
+    _make_leaf(d, "server", "ca", "localhost", server_ext)
+    _make_leaf(d, "client", "ca", "balance-client", client_ext)
+    _make_leaf(d, "rogue-client", "rogue-ca", "balance-client", client_ext)
+    with open(os.path.join(d, "garbage.pem"), "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+    return {k: os.path.join(d, f) for k, f in {
+        "ca": "ca.pem", "rogue_ca": "rogue-ca.pem",
+        "server_cert": "server.pem", "server_key": "server.key",
+        "client_cert": "client.pem", "client_key": "client.key",
+        "rogue_cert": "rogue-client.pem", "rogue_key": "rogue-client.key",
+        "garbage": "garbage.pem"}.items()}
+
+
+@pytest.fixture
+def empty_env(tmp_path):
+    """A client env whose runtime dir is empty: only --control can work."""
+    d = tmp_path / "client-rt"
+    d.mkdir(mode=0o700)
+    return dict(os.environ, BALANCE_RUNTIME_DIR=str(d))
+
+
+def _start_tls_daemon(start_balance, backends, pki):
+    be = backends.echo()
+    ctl_port = free_port(LOOP4)
+    bal = start_balance([F_CONTROL_LISTEN, f"127.0.0.1:{ctl_port}", F_CERT, pki["server_cert"],
+                         F_KEY, pki["server_key"], F_CA, pki["ca"], free_listen_port(), channel(be)])
+    wait_for(lambda: is_listening(ctl_port), 10, what="the TLS control port to listen")
+    return bal, be, ctl_port
+
+
+def _remote(cmd, ctl_port, env, cert=None, key=None, ca=None):
+    args = ["-c", cmd, F_CONTROL, f"127.0.0.1:{ctl_port}"]
+    if cert:
+        args += [F_CERT, cert]
+    if key:
+        args += [F_KEY, key]
+    if ca:
+        args += [F_CA, ca]
+    return run_balance(args, env, timeout=15)
+
+
+def test_remote_show_with_mutual_tls(start_balance, backends, pki, empty_env):
+    bal, be, ctl_port = _start_tls_daemon(start_balance, backends, pki)
+    rc, out, err = _remote("show", ctl_port, empty_env, pki["client_cert"], pki["client_key"], pki["ca"])
+    assert rc == 0, (rc, out, err)
+    assert str(be.port) in out and "ENA" in out, out
+    assert out == bal.ctl_ok("show") or len(parse_show(out)) == 1
+
+
+def test_remote_disable_applies(start_balance, backends, pki, empty_env):
+    bal, be, ctl_port = _start_tls_daemon(start_balance, backends, pki)
+    rc, out, err = _remote("disable 0", ctl_port, empty_env, pki["client_cert"], pki["client_key"],
+                           pki["ca"])
+    assert rc == 0 and "channel 0 disabled" in out, (rc, out, err)
+    assert bal.show()[0]["state"] == "dis"
+
+
+@pytest.mark.parametrize("which", ["cert-from-other-ca", "no-client-cert"])
+def test_client_without_valid_cert_refused(which, start_balance, backends, pki, empty_env):
+    bal, be, ctl_port = _start_tls_daemon(start_balance, backends, pki)
+    if which == "cert-from-other-ca":
+        rc, out, err = _remote("disable 0", ctl_port, empty_env, pki["rogue_cert"], pki["rogue_key"],
+                               pki["ca"])
+    else:
+        rc, out, err = _remote("disable 0", ctl_port, empty_env, ca=pki["ca"])
+    assert rc != 0, f"{which}: accepted: {out!r}"
+    assert rc > 0, f"client killed by signal {-rc}"
+    assert "channel 0 disabled" not in out
+    assert bal.alive()
+    assert bal.show()[0]["state"] == "ENA"
+
+
+def test_client_rejects_server_from_other_ca(start_balance, backends, pki, empty_env):
+    bal, be, ctl_port = _start_tls_daemon(start_balance, backends, pki)
+    rc, out, err = _remote("disable 0", ctl_port, empty_env, pki["client_cert"], pki["client_key"],
+                           pki["rogue_ca"])
+    assert rc != 0, f"client trusted a server its CA did not sign: {out!r}"
+    assert bal.show()[0]["state"] == "ENA"
+
+
+def test_garbage_on_tls_control_port(start_balance, backends, pki, empty_env):
+    bal, be, ctl_port = _start_tls_daemon(start_balance, backends, pki)
+    for data in (os.urandom(4096), b"\x16\x03\x01\x00\x05hello", b"GET / HTTP/1.0\r\n\r\n"):
+        s = connect(ctl_port, timeout=3)
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(2)
+            try:
+                while s.recv(4096):
+                    pass
+            except OSError:
+                pass
+        finally:
+            s.close()
+    assert bal.alive()
+    rc, out, err = _remote("show", ctl_port, empty_env, pki["client_cert"], pki["client_key"], pki["ca"])
+    assert rc == 0, (rc, out, err)
+
+
+@pytest.mark.parametrize("bad", ["missing-cert", "missing-key", "missing-ca", "garbage-cert"])
+@pytest.mark.parametrize("foreground", [True, False], ids=["foreground", "daemon"])
+def test_bad_tls_file_at_start(bad, foreground, pki, backends, env, tmp_path):
+    files = {F_CERT: pki["server_cert"], F_KEY: pki["server_key"], F_CA: pki["ca"]}
+    missing = str(tmp_path / "does-not-exist.pem")
+    target = {"missing-cert": F_CERT, "missing-key": F_KEY, "missing-ca": F_CA,
+              "garbage-cert": F_CERT}[bad]
+    files[target] = pki["garbage"] if bad == "garbage-cert" else missing
+    be = backends.echo()
+    port, ctl_port = free_listen_port(), free_port(LOOP4)
+    args = (["-f"] if foreground else []) + [F_CONTROL_LISTEN, f"127.0.0.1:{ctl_port}"]
+    for flag, path in files.items():
+        args += [flag, path]
+    args += [str(port), channel(be)]
+    try:
+        rc, out, err = run_balance(args, env, timeout=15)
+        assert rc != 0, f"{bad}: started anyway"
+        assert rc > 0, f"{bad}: crashed with signal {-rc}; stderr={err!r}"
+        assert files[target] in err, f"{bad}: the message does not name {files[target]}: {err!r}"
+        assert not is_listening(port) and not is_listening(ctl_port)
+    finally:
+        for p in pids_listening(port) | pids_listening(ctl_port):
+            kill_pid(p)
+
+
+def test_control_listen_non_loopback_requires_tls(backends, env):
+    """Publishing the control endpoint on a non-loopback address without TLS
+    files is refused, naming the way out (TLS or the insecure flag).  The
+    address is TEST-NET (192.0.2.1): never local, so nothing can bind even
+    if the check were missing."""
+    be = backends.echo()
+    port, ctl_port = free_listen_port(), free_port(LOOP4)
+    try:
+        rc, out, err = run_balance(["-f", F_CONTROL_LISTEN, f"192.0.2.1:{ctl_port}", str(port),
+                                    channel(be)], env, timeout=15)
+        assert rc > 0, (rc, err)
+        assert "tls" in err.lower() or "insecure" in err.lower(), err
+        assert not is_listening(port)
+    finally:
+        for p in pids_listening(port):
+            kill_pid(p)
