@@ -12,11 +12,10 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   self->state.config = config;
   auto settings = config.settings;
   auto directory = config.directory;
-  auto* registry = config.registry;
-  auto on_accept = [settings, directory, registry](net::socket_type client,
+  auto on_accept = [settings, directory](net::socket_type client,
                                                    const net::endpoint& peer) {
     auto conn = std::make_shared<net::connection>(std::move(client), peer,
-                                                  *settings, *registry);
+                                                  *settings);
     start_session(std::move(conn), directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {

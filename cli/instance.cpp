@@ -134,7 +134,9 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   std::unique_ptr<net::packet_dump> dump;
   if (opts.packet_dump)
     dump = std::make_unique<net::packet_dump>(stdout);
+  net::connection_registry registry;
   auto settings = std::make_shared<net::relay_settings>();
+  settings->registry = &registry;
   settings->connect_timeout = std::chrono::seconds(opts.connect_timeout);
   settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
   settings->dump = dump.get();
@@ -143,7 +145,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     settings->out_bind = net::resolve_host(opts.out_bind_host,
                                            net::family::any, error);
   }
-  net::connection_registry registry;
   auto directory = spawn_groups(sys, opts);
 
   listener_config lcfg;

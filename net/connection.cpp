@@ -81,18 +81,16 @@ std::size_t connection_registry::size() {
 // -- connection --------------------------------------------------------------
 
 connection::connection(socket_type client, const endpoint& peer,
-                       const relay_settings& settings,
-                       connection_registry& registry)
+                       const relay_settings& settings)
   : client_(std::move(client)),
     backend_(client_.get_executor()),
     peer_(peer),
-    settings_(&settings),
-    registry_(registry) {
-  registry_.add(this);
+    settings_(&settings) {
+  settings_->registry->add(this);
 }
 
 connection::~connection() {
-  registry_.remove(this);
+  settings_->registry->remove(this);
   // guard_ releases the channel slot as it goes.
 }
 
@@ -304,7 +302,7 @@ void connection::do_wait(int dir, bool readable) {
 void connection::on_eof(int dir) {
   auto& st = dirs_[dir];
   st.buf.reset();
-  st.done = true;
+  st.done = 1;
   if (settings_->dump)
     settings_->dump->write(dir == 0, nullptr, 0);
   if (dirs_[0].done && dirs_[1].done) {

@@ -27,6 +27,7 @@
 namespace balance::net {
 
 class packet_dump;
+class connection_registry;
 
 using socket_type =
   asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
@@ -41,6 +42,7 @@ struct relay_settings {
   std::chrono::seconds idle_timeout{0}; ///< 0 = never
   std::optional<endpoint> out_bind;     ///< -B
   packet_dump* dump = nullptr;          ///< -p
+  connection_registry* registry = nullptr; ///< every live connection
 };
 
 /// Gives a granted channel slot back exactly once: `failed` for a failed
@@ -94,9 +96,9 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
   using connect_handler = std::function<void(connect_result)>;
 
-  /// `settings` and `registry` outlive every connection (instance scope).
+  /// `settings` (and its registry) outlive every connection.
   connection(socket_type client, const endpoint& peer,
-             const relay_settings& settings, connection_registry& registry);
+             const relay_settings& settings);
   ~connection();
 
   const endpoint& peer() const { return peer_; }
@@ -113,10 +115,13 @@ public:
   void close();
 
 private:
+  // 16 bytes: an idle connection is mostly this object and Asio's state.
   struct direction {
     pooled_buffer buf;
-    uint32_t begin = 0, end = 0;
-    bool done = false;
+    uint32_t begin : 31;
+    uint32_t done : 1;
+    uint32_t end = 0;
+    direction() : begin(0), done(0) {}
   };
 
   void on_connect(std::error_code ec, const connect_handler& done);
@@ -140,7 +145,6 @@ private:
   std::unique_ptr<timer_type> timer_;
   endpoint peer_;
   const relay_settings* settings_;
-  connection_registry& registry_;
   release_guard guard_;
   traffic_ptr traffic_;
   direction dirs_[2];

@@ -67,11 +67,10 @@ def test_half_close_backend_to_client(start_balance, backends):
     wait_counters_zero(bal)
 
 
-def test_echo_8mb_both_ways_concurrently(start_balance, backends):
-    be = backends.echo()
-    bal = start_balance([free_listen_port(), channel(be)])
-    payload = det_bytes(8 * MB, 3)
-    s = connect(bal.port, timeout=30)
+def send_and_collect(port, payload):
+    """Sends `payload` then EOF from one thread while collecting everything
+    the other side sends until its EOF; returns what was received."""
+    s = connect(port, timeout=30)
     errors = []
 
     def sender():
@@ -89,6 +88,14 @@ def test_echo_8mb_both_ways_concurrently(start_balance, backends):
         t.join(10)
         s.close()
     assert not errors, errors
+    return got
+
+
+def test_echo_8mb_both_ways_concurrently(start_balance, backends):
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    payload = det_bytes(8 * MB, 3)
+    got = send_and_collect(bal.port, payload)
     assert len(got) == len(payload)
     assert sha(got) == sha(payload)
     wait_show(bal, lambda rs: rs[0]["sent"] == len(payload) and rs[0]["rcvd"] == len(payload),
@@ -101,24 +108,7 @@ def test_bulk_8mb_each_way_distinct(start_balance, backends):
     down = det_bytes(8 * MB, 5)
     srv = backends.threaded(make_bulk_handler(down))
     bal = start_balance([free_listen_port(), channel(srv)])
-    s = connect(bal.port, timeout=30)
-    errors = []
-
-    def sender():
-        try:
-            s.sendall(up)
-            s.shutdown(socket.SHUT_WR)
-        except OSError as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=sender, daemon=True)
-    t.start()
-    try:
-        got = recv_all(s, 40)
-    finally:
-        t.join(10)
-        s.close()
-    assert not errors, errors
+    got = send_and_collect(bal.port, up)
     assert sha(got) == sha(down), f"client got {len(got)} bytes, wrong content"
     rec = srv.wait_records(1, timeout=20)[0]
     assert rec.get("received_bytes") == len(up) and rec["received_sha"] == sha(up), rec

@@ -850,3 +850,21 @@ TEST_CASE("mark_failed says whether it auto-disabled the channel",
   CHECK(g.mark_failed(2));
   CHECK(g.channels()[2].current() == 1);
 }
+
+TEST_CASE("under -a a failed connect takes the channel out of every published "
+          "copy at once",
+          "[policy][autodisable]") {
+  // Sessions pick from published copies; the scheduler's disable arrives
+  // later. The shared flag closes that window.
+  auto owner = rr_group(2);
+  owner.autodisable = true;
+  const group_policy published = owner; // what the sessions see
+  REQUIRE(published.pick(any_client, {}) == 0u);
+  published.channels()[0].load->failed_off.store(true); // the failed connect
+  published.on_released(0);
+  for (int i = 0; i < 3; ++i)
+    CHECK(published.pick(any_client, {}) == 1u);
+  CHECK(owner.mark_failed(0)); // the scheduler catches up
+  owner.enable(0);             // and an operator re-enables
+  CHECK(published.pick(any_client, {}) == 0u);
+}
