@@ -35,6 +35,7 @@ enum long_option : int {
   opt_actor_threads,
   opt_help,
   opt_version,
+  opt_demo,
 };
 
 const option long_options[] = {
@@ -50,6 +51,7 @@ const option long_options[] = {
   {"actor-threads", required_argument, nullptr, opt_actor_threads},
   {"help", no_argument, nullptr, opt_help},
   {"version", no_argument, nullptr, opt_version},
+  {"demo", no_argument, nullptr, opt_demo},
   {nullptr, 0, nullptr, 0},
 };
 
@@ -169,10 +171,8 @@ parse_channel(const std::string& text, uint16_t default_port) {
 
 parse_result parse_command_line(int argc, char* const* argv) {
   options opts;
-  if (argc <= 1) {
-    opts.mode = run_mode::demo;
-    return opts;
-  }
+  if (argc <= 1)
+    return usage_error("the listening port is missing"); // as 3.54
   bool interactive = false, command = false;
   optind = 0; // full re-initialisation: the parser may run more than once
   opterr = 0;
@@ -226,6 +226,7 @@ parse_result parse_command_line(int argc, char* const* argv) {
         break;
       case opt_help: opts.mode = run_mode::help; return opts;
       case opt_version: opts.mode = run_mode::version; return opts;
+      case opt_demo: opts.mode = run_mode::demo; return opts;
       case ':':
         return usage_error("option '" + option_name(optopt, argv)
                            + "' needs an argument");
@@ -299,7 +300,7 @@ std::string usage_text() {
   balance [-b addr] -i [-d] [-M] port
   balance [-b addr] -c cmd [-d] [-M] port
   balance -c cmd --control host:port [--control ...] [TLS options]
-  balance                 (no arguments: a small built-in demo)
+  balance --demo          (two echo backends behind 127.0.0.1:8888)
 
   -6        bind the listening socket to IPv6 (default: IPv4 and IPv6)
   -a        enable channel autodisable option

@@ -62,8 +62,14 @@ parse_error channel_err(const std::string& text, uint16_t default_port = 8888) {
 
 // -- modes ---------------------------------------------------------------------
 
-TEST_CASE("no arguments at all start the built-in demo", "[options]") {
-  auto opts = parse_ok({});
+TEST_CASE("no arguments at all are a usage error, as in 3.54", "[options]") {
+  auto err = parse_err({});
+  CHECK(err.code == ex_usage);
+  CHECK(err.show_usage);
+}
+
+TEST_CASE("option --demo starts the built-in demo", "[options]") {
+  auto opts = parse_ok({"--demo"});
   CHECK(opts.mode == run_mode::demo);
 }
 
