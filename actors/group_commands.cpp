@@ -4,6 +4,21 @@
 
 namespace balance {
 
+namespace {
+
+// The destination of create/assign: the control actor has already turned
+// a host name into its numeric address.
+std::optional<net::endpoint> command_target(const control_command& cmd) {
+  auto addr = net::parse_numeric_address(cmd.host);
+  auto port = net::parse_port(cmd.port);
+  if (!addr || !port)
+    return std::nullopt;
+  addr->port = *port;
+  return addr;
+}
+
+} // namespace
+
 reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& chans = policy.channels();
   auto what = static_cast<verb>(cmd.what);
@@ -17,13 +32,11 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
     case verb::create: {
       if (chans.size() >= max_channels)
         return reply::no_slots;
-      auto addr = net::parse_numeric_address(cmd.host);
-      auto port = net::parse_port(cmd.port);
-      if (!addr || !port)
+      auto target = command_target(cmd);
+      if (!target)
         return reply::invalid_address;
-      addr->port = *port;
       // 3.54 creates channels disabled; the operator enables them.
-      policy.add(*addr, 0, channel_state::disabled);
+      policy.add(*target, 0, channel_state::disabled);
       return reply::ok;
     }
     default:
@@ -56,12 +69,10 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
     case verb::assign: {
       if (ch.enabled())
         return reply::must_be_disabled;
-      auto addr = net::parse_numeric_address(cmd.host);
-      auto port = net::parse_port(cmd.port);
-      if (!addr || !port)
+      auto target = command_target(cmd);
+      if (!target)
         return reply::invalid_address;
-      addr->port = *port;
-      ch.target = *addr;
+      ch.target = *target;
       return reply::ok;
     }
     default:
