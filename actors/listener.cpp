@@ -21,8 +21,7 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   for (std::size_t i = 0; i < config.pool->size(); ++i) {
     int fd = i == 0 ? config.listen_fd : ::dup(config.listen_fd);
     self->state.acceptors.push_back(
-      std::make_unique<net::acceptor>(config.pool->at(i), fd, on_accept,
-                                      config.pool));
+      std::make_unique<net::acceptor>(config.pool->at(i), fd, on_accept));
     self->state.acceptors.back()->start();
   }
   return {

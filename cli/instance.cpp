@@ -137,7 +137,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   net::connection_registry registry;
   auto settings = std::make_shared<net::relay_settings>();
   settings->registry = &registry;
-  settings->pool = &pool;
   settings->connect_timeout = std::chrono::seconds(opts.connect_timeout);
   settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
   settings->dump = dump.get();

@@ -11,7 +11,6 @@
 
 #include <asio/post.hpp>
 
-#include "net/io_pool.hpp"
 #include "net/log.hpp"
 
 namespace balance::net {
@@ -88,11 +87,10 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
 }
 
 acceptor::acceptor(asio::io_context& ctx, int listen_fd,
-                   accept_handler on_accept, io_pool* pool)
+                   accept_handler on_accept)
   : socket_(ctx.get_executor()),
     backoff_(ctx.get_executor()),
-    on_accept_(std::move(on_accept)),
-    pool_(pool) {
+    on_accept_(std::move(on_accept)) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
@@ -151,17 +149,8 @@ void acceptor::on_readable(std::error_code ec) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
     auto peer = from_sockaddr(&ss);
-    // Whichever thread wakes first accepts; keep the threads even (a few
-    // long transfers on one thread would leave the other core idle).
-    auto* home = &socket_.get_executor().context();
-    if (pool_) {
-      auto& other = pool_->least_loaded();
-      if (&other != home
-          && pool_->connections(*home) > pool_->connections(other) + 1)
-        home = &other;
-    }
     std::error_code aec;
-    socket_type client(home->get_executor());
+    socket_type client(socket_.get_executor());
     client.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
                                            : asio::ip::tcp::v4(),
                   fd, aec);
@@ -169,16 +158,7 @@ void acceptor::on_readable(std::error_code ec) {
       ::close(fd);
       continue;
     }
-    if (home == &socket_.get_executor().context()) {
-      on_accept_(std::move(client), peer);
-    } else {
-      pool_->count_connection(*home, 1); // until its connection exists
-      asio::post(*home, [this, home, peer,
-                         c = std::make_shared<socket_type>(std::move(client))] {
-        pool_->count_connection(*home, -1);
-        on_accept_(std::move(*c), peer);
-      });
-    }
+    on_accept_(std::move(client), peer);
   }
   do_wait();
 }

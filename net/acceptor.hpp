@@ -18,8 +18,6 @@
 
 namespace balance::net {
 
-class io_pool;
-
 /// Binds and listens; returns the fd or -1 with `error` set.
 /// Without `host` the socket is dual-stack ([::] with IPV6_V6ONLY off).
 int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
@@ -30,11 +28,8 @@ public:
   /// Receives each accepted client socket (on this acceptor's io thread).
   using accept_handler = std::function<void(socket_type, const endpoint&)>;
 
-  /// Takes ownership of `listen_fd` (pass a dup per io_context). With a
-  /// pool, a client goes to a less busy thread when this one has more than
-  /// one connection more than it (the handler then runs on that thread).
-  acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept,
-           io_pool* pool = nullptr);
+  /// Takes ownership of `listen_fd` (pass a dup per io_context).
+  acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept);
 
   /// Starts accepting (thread-safe: posts to the acceptor's context).
   void start();
@@ -52,7 +47,6 @@ private:
     socket_;
   timer_type backoff_;
   accept_handler on_accept_;
-  io_pool* pool_;
   std::atomic<uint64_t> accept_errors_{0};
   std::chrono::steady_clock::time_point last_report_{};
 };

@@ -7,7 +7,6 @@
 
 #include <asio/post.hpp>
 
-#include "net/io_pool.hpp"
 #include "net/log.hpp"
 #include "net/packet_dump.hpp"
 
@@ -88,14 +87,10 @@ connection::connection(socket_type client, const endpoint& peer,
     peer_(peer),
     settings_(&settings) {
   settings_->registry->add(this);
-  if (settings_->pool)
-    settings_->pool->count_connection(client_.get_executor().context(), 1);
 }
 
 connection::~connection() {
   settings_->registry->remove(this);
-  if (settings_->pool)
-    settings_->pool->count_connection(client_.get_executor().context(), -1);
   // guard_ releases the channel slot as it goes.
 }
 

@@ -28,7 +28,6 @@ namespace balance::net {
 
 class packet_dump;
 class connection_registry;
-class io_pool;
 
 using socket_type =
   asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
@@ -44,7 +43,6 @@ struct relay_settings {
   std::optional<endpoint> out_bind;     ///< -B
   packet_dump* dump = nullptr;          ///< -p
   connection_registry* registry = nullptr; ///< every live connection
-  io_pool* pool = nullptr;                 ///< counts connections per thread
 };
 
 /// Gives a granted channel slot back exactly once: `failed` for a failed
@@ -157,7 +155,6 @@ private:
   bool closed_ = false;
 
   friend class connection_registry;
-class io_pool;
   connection* prev_ = nullptr;
   connection* next_ = nullptr;
 };

@@ -30,21 +30,12 @@ public:
   /// Round robin over the contexts, for spreading new connections.
   asio::io_context& next();
 
-  /// Live connections per context, kept by the connections themselves, so
-  /// that a burst accepted on one thread can be spread over the others.
-  void count_connection(asio::io_context& ctx, long delta);
-  long connections(asio::io_context& ctx) const;
-  asio::io_context& least_loaded();
-
 private:
   using guard = asio::executor_work_guard<asio::io_context::executor_type>;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<guard> guards_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
-  std::vector<std::unique_ptr<std::atomic<long>>> live_;
-
-  std::size_t index_of(const asio::io_context& ctx) const;
 };
 
 } // namespace balance::net
