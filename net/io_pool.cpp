@@ -30,9 +30,4 @@ void io_pool::stop() {
   threads_.clear();
 }
 
-asio::io_context& io_pool::next() {
-  auto i = next_.fetch_add(1, std::memory_order_relaxed);
-  return *contexts_[i % contexts_.size()];
-}
-
 } // namespace balance::net

@@ -2,7 +2,6 @@
 // on one context for their whole life, so the data path needs no strands.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -27,15 +26,12 @@ public:
 
   std::size_t size() const { return contexts_.size(); }
   asio::io_context& at(std::size_t i) { return *contexts_[i]; }
-  /// Round robin over the contexts, for spreading new connections.
-  asio::io_context& next();
 
 private:
   using guard = asio::executor_work_guard<asio::io_context::executor_type>;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<guard> guards_;
   std::vector<std::thread> threads_;
-  std::atomic<std::size_t> next_{0};
 };
 
 } // namespace balance::net
