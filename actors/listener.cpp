@@ -12,14 +12,16 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   self->state.config = config;
   auto settings = config.settings;
   auto directory = config.directory;
-  auto on_accept = [settings, directory](net::socket_type client,
-                                                   const net::endpoint& peer) {
-    auto conn = std::make_shared<net::connection>(std::move(client), peer,
+  auto on_accept = [settings, directory](asio::io_context& ctx, int fd,
+                                         bool v6_socket,
+                                         const net::endpoint& peer) {
+    auto conn = std::make_shared<net::connection>(ctx, fd, v6_socket, peer,
                                                   *settings);
     start_session(std::move(conn), directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {
-    int fd = i == 0 ? config.listen_fd : ::dup(config.listen_fd);
+    int fd = i == 0 ? config.listen_fd
+                    : net::open_sibling_listener(config.listen_fd);
     self->state.acceptors.push_back(
       std::make_unique<net::acceptor>(config.pool->at(i), fd, on_accept));
     self->state.acceptors.back()->start();

@@ -71,6 +71,9 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
   }
   int one = 1, zero = 0;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // Accepted sockets inherit both: two syscalls less per connection.
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   if (v6 && host.empty() && !force_ipv6)
     ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) {
@@ -86,9 +89,45 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
   return fd;
 }
 
+int open_sibling_listener(int listen_fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  int one = 1;
+  int v6only = 0;
+  socklen_t optlen = sizeof(v6only);
+  if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0
+      || (ss.ss_family == AF_INET6
+          && ::getsockopt(listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+                          &optlen)
+               < 0)
+      // Set after bind() and listen(): the kernel forms the group when a
+      // sibling listens, and the busy-port check at bind() stayed exclusive.
+      || ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))
+           < 0)
+    return ::dup(listen_fd);
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return ::dup(listen_fd);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  if (ss.ss_family == AF_INET6)
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0
+      || ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0
+      || ::listen(fd, SOMAXCONN) < 0) {
+    log::debug(std::string("no SO_REUSEPORT listener (") + std::strerror(errno)
+               + "), sharing one socket between io threads");
+    ::close(fd);
+    return ::dup(listen_fd);
+  }
+  return fd;
+}
+
 acceptor::acceptor(asio::io_context& ctx, int listen_fd,
                    accept_handler on_accept)
-  : socket_(ctx.get_executor()),
+  : context_(ctx),
+    socket_(ctx.get_executor()),
     backoff_(ctx.get_executor()),
     on_accept_(std::move(on_accept)) {
   sockaddr_storage ss{};
@@ -145,20 +184,8 @@ void acceptor::on_readable(std::error_code ec) {
       do_backoff();
       return;
     }
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    auto peer = from_sockaddr(&ss);
-    std::error_code aec;
-    socket_type client(socket_.get_executor());
-    client.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
-                                           : asio::ip::tcp::v4(),
-                  fd, aec);
-    if (aec) {
-      ::close(fd);
-      continue;
-    }
-    on_accept_(std::move(client), peer);
+    // TCP_NODELAY and SO_KEEPALIVE come from the listening socket.
+    on_accept_(context_, fd, ss.ss_family == AF_INET6, from_sockaddr(&ss));
   }
   do_wait();
 }

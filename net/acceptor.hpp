@@ -1,7 +1,8 @@
 // The listening socket: bound before daemonising (so a busy port is an
 // error the operator sees), then accepted from on every io thread (each
-// waits on its own dup of the socket), in batches; a client stays on the
-// thread that accepted it. Survives EMFILE/ENFILE by backing off.
+// waits on its own SO_REUSEPORT sibling of the socket), in batches; a client
+// stays on the thread that accepted it. Survives EMFILE/ENFILE by backing
+// off.
 #pragma once
 
 #include <atomic>
@@ -23,10 +24,20 @@ namespace balance::net {
 int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
                   std::string& error);
 
+/// Another listening socket on the same address for one more io thread:
+/// with SO_REUSEPORT the kernel spreads new clients over the sockets, so one
+/// connection wakes one thread (a shared socket wakes all of them). The
+/// first socket was bound without SO_REUSEPORT, so a second instance on the
+/// same port still finds it busy. Falls back to a dup of `listen_fd`.
+int open_sibling_listener(int listen_fd);
+
 class acceptor {
 public:
-  /// Receives each accepted client socket (on this acceptor's io thread).
-  using accept_handler = std::function<void(socket_type, const endpoint&)>;
+  /// Receives each accepted client: its io_context (this acceptor's, on
+  /// whose thread the handler runs), the non-blocking descriptor to adopt,
+  /// whether it is an IPv6 socket, and the peer.
+  using accept_handler = std::function<void(asio::io_context&, int fd,
+                                            bool v6_socket, const endpoint&)>;
 
   /// Takes ownership of `listen_fd` (pass a dup per io_context).
   acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept);
@@ -43,6 +54,7 @@ private:
   void on_readable(std::error_code ec);
   void do_backoff();
 
+  asio::io_context& context_;
   asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>
     socket_;
   timer_type backoff_;

@@ -14,26 +14,15 @@ namespace balance::net {
 
 namespace {
 
-// How many read/write rounds one direction may run before it yields the
-// thread to other connections.
-constexpr int rounds_per_turn = 16;
-
 // How long a connect may take before the client is watched as well.
 constexpr auto client_watch_delay = std::chrono::milliseconds(300);
 
-asio::ip::tcp::endpoint to_asio(const endpoint& ep) {
-  if (ep.v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(ep.bytes.begin(), ep.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), ep.port};
-  }
-  asio::ip::address_v4::bytes_type b;
-  std::copy(ep.bytes.begin(), ep.bytes.begin() + 4, b.begin());
-  return {asio::ip::address_v4(b), ep.port};
-}
-
 bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+std::error_code last_error() {
+  return {errno, std::system_category()};
 }
 
 } // namespace
@@ -80,13 +69,21 @@ std::size_t connection_registry::size() {
 
 // -- connection --------------------------------------------------------------
 
-connection::connection(socket_type client, const endpoint& peer,
-                       const relay_settings& settings)
-  : client_(std::move(client)),
-    backend_(client_.get_executor()),
+connection::connection(asio::io_context& ctx, int client_fd, bool v6_socket,
+                       const endpoint& peer, const relay_settings& settings)
+  : client_(ctx.get_executor()),
+    backend_(ctx.get_executor()),
     peer_(peer),
     settings_(&settings) {
+  dirs_[1].dir = 1;
   settings_->registry->add(this);
+  std::error_code ec;
+  client_.adopt(client_fd, v6_socket, ec);
+  if (ec) {
+    log::error("cannot watch client " + peer.to_string() + ": "
+               + ec.message());
+    closed_ = true;
+  }
 }
 
 connection::~connection() {
@@ -98,42 +95,68 @@ void connection::do_connect(const endpoint& target, release_guard guard,
                             traffic_ptr traffic, connect_handler done) {
   guard_ = std::move(guard);
   traffic_ = std::move(traffic);
-  std::error_code ec;
   if (closed_) {
-    on_connect(asio::error::operation_aborted, done);
+    guard_.fire(false);
+    if (done)
+      done(connect_result::aborted);
     return;
   }
-  auto remote = to_asio(target);
-  backend_.close(ec);
-  backend_.open(remote.protocol(), ec);
+  connecting_ = std::make_unique<connect_state>();
+  connecting_->done = std::move(done);
+  sockaddr_storage remote{};
+  auto remote_len = to_sockaddr(target, &remote);
+  int fd =
+    ::socket(remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    on_connect(last_error());
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  std::error_code ec;
+  backend_.adopt(fd, target.v6, ec);
   if (!ec && settings_->out_bind) {
-    auto local = to_asio(*settings_->out_bind);
-    local.port(0);
     // Without this, bind() picks the local port before the destination is
     // known and every outgoing connection burns one of ~28k ephemeral ports.
-    int one = 1;
-    ::setsockopt(backend_.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
-                 &one, sizeof(one));
-    backend_.bind(local, ec);
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    sockaddr_storage local{};
+    auto local_ep = *settings_->out_bind;
+    local_ep.port = 0;
+    auto local_len = to_sockaddr(local_ep, &local);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0)
+      ec = last_error();
   }
+  if (!ec && ::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
+      && errno != EINPROGRESS)
+    ec = last_error();
   if (ec) {
     log::debug("connect to " + target.to_string() + " failed: " + ec.message());
-    on_connect(ec, done);
+    on_connect(ec);
     return;
   }
-  connecting_ = true;
-  backend_.async_connect(remote, [self = shared_from_this(),
-                                  done = std::move(done)](std::error_code ec) {
-    self->on_connect(ec, done);
-  });
-  connect_deadline_ = std::chrono::steady_clock::now()
-                     + settings_->connect_timeout;
+  // A nearby backend has usually answered by now (on loopback the handshake
+  // runs inside connect()): ask once before waiting for the reactor.
+  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0) {
+    on_connect({});
+    return;
+  }
+  if (!would_block(errno)) {
+    on_connect(last_error());
+    return;
+  }
+  dirs_[1].start(relay_step::action::connect, backend_, shared_from_this());
+  connecting_->deadline = std::chrono::steady_clock::now()
+                          + settings_->connect_timeout;
   // A slow connect also watches the client, so one that gives up does not
-  // hold its channel slot until the connect timeout; a fast one (almost
-  // all) costs no extra wait.
-  timer().expires_at(std::min(connect_deadline_,
+  // hold its channel slot until the connect timeout.
+  timer().expires_at(std::min(connecting_->deadline,
                               std::chrono::steady_clock::now()
                                 + client_watch_delay));
+  do_connect_timer();
+}
+
+void connection::do_connect_timer() {
   timer().async_wait([self = shared_from_this()](std::error_code ec) {
     self->on_connect_timer(ec);
   });
@@ -142,21 +165,19 @@ void connection::do_connect(const endpoint& target, release_guard guard,
 void connection::on_connect_timer(std::error_code ec) {
   if (ec || !connecting_)
     return;
-  if (std::chrono::steady_clock::now() < connect_deadline_) {
+  if (std::chrono::steady_clock::now() < connecting_->deadline) {
     do_watch_client();
-    timer().expires_at(connect_deadline_);
-    timer().async_wait([self = shared_from_this()](std::error_code ec) {
-      self->on_connect_timer(ec);
-    });
+    timer().expires_at(connecting_->deadline);
+    do_connect_timer();
     return;
   }
   log::debug("connect timeout for client " + peer_.to_string());
   std::error_code ig;
-  backend_.close(ig); // completes async_connect with operation_aborted
+  backend_.close(ig); // aborts the connect step: on_connect fails over
 }
 
 void connection::do_watch_client() {
-  client_watched_ = true;
+  connecting_->client_watched = true;
   client_.async_wait(socket_type::wait_read,
                      [self = shared_from_this()](std::error_code ec) {
                        if (ec || !self->connecting_)
@@ -174,15 +195,15 @@ void connection::do_watch_client() {
                      });
 }
 
-void connection::on_connect(std::error_code ec, const connect_handler& done) {
-  if (connecting_ && client_watched_) {
+void connection::on_connect(std::error_code ec) {
+  auto state = std::move(connecting_);
+  if (state->client_watched) {
     std::error_code ig;
     client_.cancel(ig); // the watch, if it is still pending
   }
-  connecting_ = false;
-  client_watched_ = false;
   if (timer_)
     timer_->cancel();
+  auto& done = state->done;
   if (closed_) {
     // The client went away (kill): the channel did nothing wrong.
     guard_.fire(false);
@@ -199,9 +220,6 @@ void connection::on_connect(std::error_code ec, const connect_handler& done) {
       done(connect_result::failed);
     return;
   }
-  std::error_code ig;
-  backend_.set_option(asio::ip::tcp::no_delay(true), ig);
-  backend_.set_option(asio::socket_base::keep_alive(true), ig);
   if (done)
     done(connect_result::connected);
   start_relay();
@@ -214,98 +232,84 @@ timer_type& connection::timer() {
 }
 
 void connection::start_relay() {
-  // Both descriptors are non-blocking already (accept4 with SOCK_NONBLOCK,
-  // Asio's async_connect): the relay's recv/send never block.
   if (settings_->idle_timeout.count() > 0) {
     last_activity_ = std::chrono::steady_clock::now();
     do_idle_check();
   } else {
     timer_.reset(); // its cancelled wait holds no reference to it
   }
-  pump(0);
-  pump(1);
+  do_receive(0);
+  do_receive(1);
 }
 
-void connection::pump(int dir) {
-  auto& st = dirs_[dir];
-  if (closed_ || st.done)
+void connection::do_receive(int dir) {
+  dirs_[dir].start(relay_step::action::receive, source(dir),
+                   shared_from_this());
+}
+
+void connection::on_step(relay_step& step) {
+  if (step.what == relay_step::action::connect) {
+    on_connect(step.ec_);
     return;
-  int src = source(dir).native_handle();
-  int dst = sink(dir).native_handle();
-  for (int round = 0; round < rounds_per_turn; ++round) {
-    if (st.begin < st.end) {
-      auto n = ::send(dst, st.buf.data() + st.begin, st.end - st.begin,
-                      MSG_NOSIGNAL);
-      if (n < 0) {
-        if (would_block(errno)) {
-          do_wait(dir, false);
-          return;
-        }
-        if (errno == EINTR)
-          continue;
-        close();
-        return;
-      }
-      st.begin += static_cast<uint32_t>(n);
-      if (st.begin < st.end) {
-        do_wait(dir, false);
-        return;
-      }
-      bool drained = st.end < pooled_buffer::capacity();
-      st.begin = st.end = 0;
-      if (drained) {
-        // A short read took all there was: wait instead of a recv that
-        // would only say EAGAIN. The wait (epoll_ctl MOD) reports data
-        // that arrived meanwhile at once.
-        st.buf.reset();
-        do_wait(dir, true);
-        return;
-      }
-    }
-    st.buf.acquire();
-    auto n = ::recv(src, st.buf.data(), pooled_buffer::capacity(), 0);
-    if (n > 0) {
-      st.end = static_cast<uint32_t>(n);
-      account(dir, st.buf.data(), static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n == 0) {
-      on_eof(dir);
-      return;
-    }
-    if (would_block(errno)) {
-      st.buf.reset();
-      do_wait(dir, true);
-      return;
-    }
-    if (errno == EINTR)
-      continue;
+  }
+  if (closed_)
+    return;
+  if (step.ec_) {
     close();
     return;
   }
-  // Busy direction: let the other connections on this thread have a turn.
-  asio::post(executor(), [self = shared_from_this(), dir] { self->pump(dir); });
+  if (step.what == relay_step::action::send) {
+    on_sent(step.dir);
+    return;
+  }
+  if (step.end == 0) {
+    on_eof(step.dir); // a receive returns bytes, EOF or both
+    return;
+  }
+  account(step.dir, step.buf.data(), step.end);
+  do_send(step.dir);
 }
 
-void connection::do_wait(int dir, bool readable) {
-  auto& sock = readable ? source(dir) : sink(dir);
-  sock.async_wait(readable ? socket_type::wait_read : socket_type::wait_write,
-                  [self = shared_from_this(), dir](std::error_code ec) {
-                    if (ec) {
-                      self->close();
-                      return;
-                    }
-                    self->pump(dir);
-                  });
+void connection::do_send(int dir) {
+  auto& st = dirs_[dir];
+  auto left = st.end - st.begin;
+  // With EOF behind these bytes, MSG_MORE holds them back for the FIN that
+  // on_eof sends next: one segment instead of two.
+  auto n = ::send(sink(dir).native_handle(), st.buf.data() + st.begin, left,
+                  MSG_NOSIGNAL | (st.eof ? MSG_MORE : 0));
+  if (n == static_cast<ssize_t>(left)) {
+    on_sent(dir);
+    return;
+  }
+  if (n >= 0) {
+    st.begin += static_cast<uint32_t>(n);
+  } else if (!would_block(errno) && errno != EINTR) {
+    close();
+    return;
+  }
+  // The peer is slow: the step sends the rest once it can take more.
+  st.start(relay_step::action::send, sink(dir), shared_from_this());
+}
+
+void connection::on_sent(int dir) {
+  auto& st = dirs_[dir];
+  if (st.eof) {
+    on_eof(dir);
+    return;
+  }
+  if (st.end < pooled_buffer::capacity())
+    st.buf.reset(); // the socket ran dry: wait without a buffer
+  st.begin = st.end = 0;
+  do_receive(dir);
 }
 
 void connection::on_eof(int dir) {
   auto& st = dirs_[dir];
   st.buf.reset();
-  st.done = 1;
+  st.finished = true;
   if (settings_->dump)
     settings_->dump->write(dir == 0, nullptr, 0);
-  if (dirs_[0].done && dirs_[1].done) {
+  if (dirs_[0].finished && dirs_[1].finished) {
     close();
     return;
   }

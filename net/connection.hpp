@@ -2,10 +2,10 @@
 // timeout and outgoing bind) and then the relay. Both directions run
 // independently; EOF on one side becomes shutdown(SHUT_WR) on the other
 // (half-close); the connection ends when both are done or on an error.
-// A buffer is held only while bytes are in flight (wait, then read).
+// A buffer is held only while bytes are in flight (see relay_step).
 //
-//   client --dir 0--> backend      dir d: wait readable(src) -> recv ->
-//   client <--dir 1-- backend             send(dst) [-> wait writable(dst)]
+//   client --dir 0--> backend      dir d: receive(src) -> send(dst)
+//   client <--dir 1-- backend             (each a relay_step when it waits)
 #pragma once
 
 #include <chrono>
@@ -14,14 +14,13 @@
 #include <mutex>
 #include <optional>
 
-#include <asio/basic_stream_socket.hpp>
 #include <asio/basic_waitable_timer.hpp>
 #include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "net/buffer_pool.hpp"
 #include "net/endpoint.hpp"
+#include "net/relay_step.hpp"
+#include "net/tcp_socket.hpp"
 #include "net/traffic.hpp"
 
 namespace balance::net {
@@ -29,8 +28,6 @@ namespace balance::net {
 class packet_dump;
 class connection_registry;
 
-using socket_type =
-  asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 using timer_type =
   asio::basic_waitable_timer<std::chrono::steady_clock,
                              asio::wait_traits<std::chrono::steady_clock>,
@@ -96,9 +93,11 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
   using connect_handler = std::function<void(connect_result)>;
 
-  /// `settings` (and its registry) outlive every connection.
-  connection(socket_type client, const endpoint& peer,
-             const relay_settings& settings);
+  /// Adopts the accepted, non-blocking `client_fd` (an IPv6 socket if
+  /// `v6_socket`; closed on failure, and the connection is then closed
+  /// too). `settings` (and its registry) outlive every connection.
+  connection(asio::io_context& ctx, int client_fd, bool v6_socket,
+             const endpoint& peer, const relay_settings& settings);
   ~connection();
 
   const endpoint& peer() const { return peer_; }
@@ -115,43 +114,44 @@ public:
   void close();
 
 private:
-  // 16 bytes: an idle connection is mostly this object and Asio's state.
-  struct direction {
-    pooled_buffer buf;
-    uint32_t begin : 31;
-    uint32_t done : 1;
-    uint32_t end = 0;
-    direction() : begin(0), done(0) {}
-  };
+  friend class relay_step;
 
-  void on_connect(std::error_code ec, const connect_handler& done);
+  void on_connect(std::error_code ec);
+  void do_connect_timer();
   void on_connect_timer(std::error_code ec);
   void do_watch_client();
   void start_relay();
-  void pump(int dir);
-  void do_wait(int dir, bool readable);
+  /// A relay_step finished (or was aborted by close()).
+  void on_step(relay_step& step);
+  void do_receive(int dir);
+  void do_send(int dir);
+  void on_sent(int dir);
   void on_eof(int dir);
   void account(int dir, const char* data, std::size_t n);
   timer_type& timer();
   void do_idle_check();
   void on_idle_check(std::error_code ec);
 
-  socket_type& source(int dir) { return dir == 0 ? client_ : backend_; }
-  socket_type& sink(int dir) { return dir == 0 ? backend_ : client_; }
+  tcp_socket& source(int dir) { return dir == 0 ? client_ : backend_; }
+  tcp_socket& sink(int dir) { return dir == 0 ? backend_ : client_; }
 
-  socket_type client_;
-  socket_type backend_;
+  tcp_socket client_;
+  tcp_socket backend_;
   /// Only while connecting, or for -T: an idle connection has no timer.
   std::unique_ptr<timer_type> timer_;
   endpoint peer_;
   const relay_settings* settings_;
   release_guard guard_;
   traffic_ptr traffic_;
-  direction dirs_[2];
+  /// Only while connecting to a backend that does not answer at once.
+  struct connect_state {
+    connect_handler done;
+    std::chrono::steady_clock::time_point deadline;
+    bool client_watched = false;
+  };
+  std::unique_ptr<connect_state> connecting_;
+  relay_step dirs_[2]; ///< dirs_[1] also checks the connect
   std::chrono::steady_clock::time_point last_activity_;
-  std::chrono::steady_clock::time_point connect_deadline_;
-  bool connecting_ = false;
-  bool client_watched_ = false;
   bool closed_ = false;
 
   friend class connection_registry;

@@ -55,6 +55,23 @@ endpoint from_sockaddr(const void* sa) {
   return ep;
 }
 
+unsigned to_sockaddr(const endpoint& ep, void* out) {
+  if (ep.v6) {
+    auto* in6 = static_cast<sockaddr_in6*>(out);
+    *in6 = sockaddr_in6{};
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(ep.port);
+    std::memcpy(&in6->sin6_addr, ep.bytes.data(), 16);
+    return sizeof(sockaddr_in6);
+  }
+  auto* in4 = static_cast<sockaddr_in*>(out);
+  *in4 = sockaddr_in{};
+  in4->sin_family = AF_INET;
+  in4->sin_port = htons(ep.port);
+  std::memcpy(&in4->sin_addr, ep.bytes.data(), 4);
+  return sizeof(sockaddr_in);
+}
+
 std::optional<endpoint> parse_numeric_address(const std::string& text) {
   endpoint ep;
   in6_addr a6;

@@ -31,6 +31,10 @@ struct endpoint {
 /// Builds an endpoint from a sockaddr (sockaddr_in or sockaddr_in6).
 endpoint from_sockaddr(const void* sa);
 
+/// Writes `ep` as a sockaddr_in or sockaddr_in6 into `out` (a
+/// sockaddr_storage); returns its length.
+unsigned to_sockaddr(const endpoint& ep, void* out);
+
 /// Parses a numeric IPv4/IPv6 address; nullopt if it is not one.
 std::optional<endpoint> parse_numeric_address(const std::string& text);
 
