@@ -17,6 +17,10 @@ namespace {
 // How long a connect may take before the client is watched as well.
 constexpr auto client_watch_delay = std::chrono::milliseconds(300);
 
+// How many receive/send rounds one direction may run before it yields the
+// thread to other connections.
+constexpr int rounds_per_turn = 16;
+
 bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
 }
@@ -137,15 +141,12 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   }
   // A nearby backend has usually answered by now (on loopback the handshake
   // runs inside connect()): ask once before waiting for the reactor.
-  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0) {
-    on_connect({});
+  auto& check = dirs_[1];
+  if (check.connected(fd)) {
+    on_connect(check.ec_);
     return;
   }
-  if (!would_block(errno)) {
-    on_connect(last_error());
-    return;
-  }
-  dirs_[1].start(relay_step::action::connect, backend_, shared_from_this());
+  check.wait(relay_step::action::connect, backend_, shared_from_this());
   connecting_->deadline = std::chrono::steady_clock::now()
                           + settings_->connect_timeout;
   // A slow connect also watches the client, so one that gives up does not
@@ -243,12 +244,52 @@ void connection::start_relay() {
 }
 
 void connection::do_receive(int dir) {
-  dirs_[dir].start(relay_step::action::receive, source(dir),
-                   shared_from_this());
+  auto& st = dirs_[dir];
+  for (int round = 0; round < rounds_per_turn; ++round) {
+    if (!st.receive(source(dir).native_handle())) {
+      st.wait(relay_step::action::receive, source(dir), shared_from_this());
+      return;
+    }
+    if (st.ec_) {
+      close();
+      return;
+    }
+    if (st.end > 0) {
+      account(dir, st.buf.data(), st.end);
+      if (!st.send(sink(dir).native_handle())) {
+        // The peer is slow: the rest goes once it can take more.
+        st.wait(relay_step::action::send, sink(dir), shared_from_this());
+        return;
+      }
+      if (st.ec_) {
+        close();
+        return;
+      }
+    }
+    if (st.eof) {
+      on_eof(dir);
+      return;
+    }
+    st.begin = st.end = 0;
+    if (st.drained) {
+      // The receive above just met EAGAIN: wait for the edge, bufferless.
+      st.buf.reset();
+      st.wait(relay_step::action::receive, source(dir), shared_from_this());
+      return;
+    }
+  }
+  // Busy direction: let the other connections on this thread have a turn.
+  asio::post(executor(),
+             [self = shared_from_this(), dir] { self->do_receive(dir); });
 }
 
 void connection::on_step(relay_step& step) {
   if (step.what == relay_step::action::connect) {
+    if (!step.ec_ && !closed_
+        && !step.connected(backend_.native_handle())) {
+      step.wait(relay_step::action::connect, backend_, shared_from_this());
+      return;
+    }
     on_connect(step.ec_);
     return;
   }
@@ -258,49 +299,25 @@ void connection::on_step(relay_step& step) {
     close();
     return;
   }
-  if (step.what == relay_step::action::send) {
-    on_sent(step.dir);
+  if (step.what == relay_step::action::receive) {
+    do_receive(step.dir);
     return;
   }
-  if (step.end == 0) {
-    on_eof(step.dir); // a receive returns bytes, EOF or both
+  if (!step.send(sink(step.dir).native_handle())) {
+    step.wait(relay_step::action::send, sink(step.dir), shared_from_this());
     return;
   }
-  account(step.dir, step.buf.data(), step.end);
-  do_send(step.dir);
-}
-
-void connection::do_send(int dir) {
-  auto& st = dirs_[dir];
-  auto left = st.end - st.begin;
-  // With EOF behind these bytes, MSG_MORE holds them back for the FIN that
-  // on_eof sends next: one segment instead of two.
-  auto n = ::send(sink(dir).native_handle(), st.buf.data() + st.begin, left,
-                  MSG_NOSIGNAL | (st.eof ? MSG_MORE : 0));
-  if (n == static_cast<ssize_t>(left)) {
-    on_sent(dir);
-    return;
-  }
-  if (n >= 0) {
-    st.begin += static_cast<uint32_t>(n);
-  } else if (!would_block(errno) && errno != EINTR) {
+  if (step.ec_) {
     close();
     return;
   }
-  // The peer is slow: the step sends the rest once it can take more.
-  st.start(relay_step::action::send, sink(dir), shared_from_this());
-}
-
-void connection::on_sent(int dir) {
-  auto& st = dirs_[dir];
-  if (st.eof) {
-    on_eof(dir);
+  if (step.eof) {
+    on_eof(step.dir);
     return;
   }
-  if (st.end < pooled_buffer::capacity())
-    st.buf.reset(); // the socket ran dry: wait without a buffer
-  st.begin = st.end = 0;
-  do_receive(dir);
+  step.begin = step.end = 0;
+  // Time passed while the sink was full: read afresh (no edge-safe wait).
+  do_receive(step.dir);
 }
 
 void connection::on_eof(int dir) {

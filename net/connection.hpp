@@ -4,8 +4,8 @@
 // (half-close); the connection ends when both are done or on an error.
 // A buffer is held only while bytes are in flight (see relay_step).
 //
-//   client --dir 0--> backend      dir d: receive(src) -> send(dst)
-//   client <--dir 1-- backend             (each a relay_step when it waits)
+//   client --dir 0--> backend      dir d: receive(src) -> send(dst), each
+//   client <--dir 1-- backend             waiting in its relay_step on EAGAIN
 #pragma once
 
 #include <chrono>
@@ -121,11 +121,9 @@ private:
   void on_connect_timer(std::error_code ec);
   void do_watch_client();
   void start_relay();
-  /// A relay_step finished (or was aborted by close()).
+  /// A relay_step's socket is ready (or it was aborted by close()).
   void on_step(relay_step& step);
   void do_receive(int dir);
-  void do_send(int dir);
-  void on_sent(int dir);
   void on_eof(int dir);
   void account(int dir, const char* data, std::size_t n);
   timer_type& timer();

@@ -13,10 +13,6 @@ bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
 }
 
-std::error_code last_error() {
-  return {errno, asio::error::get_system_category()};
-}
-
 } // namespace
 
 relay_step::relay_step()
@@ -24,81 +20,86 @@ relay_step::relay_step()
                &relay_step::do_complete) {
 }
 
-void relay_step::start(action a, tcp_socket& socket,
-                       std::shared_ptr<connection> owner) {
+bool relay_step::receive(int fd) {
+  ec_ = asio::error_code();
+  eof = false;
+  drained = false;
+  begin = end = 0;
+  buf.acquire();
+  for (;;) {
+    auto n = ::recv(fd, buf.data() + end, pooled_buffer::capacity() - end, 0);
+    if (n > 0) {
+      end += static_cast<uint32_t>(n);
+      if (end == pooled_buffer::capacity())
+        return true;
+      continue;
+    }
+    int err = n == 0 ? 0 : errno;
+    if (err == EINTR)
+      continue;
+    if (n == 0)
+      eof = true;
+    else if (would_block(err))
+      drained = true;
+    else
+      ec_ = {err, asio::error::get_system_category()};
+    if (end == 0)
+      buf.reset();
+    return end > 0 || !drained;
+  }
+}
+
+bool relay_step::send(int fd) {
+  ec_ = asio::error_code();
+  while (begin < end) {
+    // With EOF behind these bytes, MSG_MORE holds them for the FIN that
+    // shutdown() sends next: one segment instead of two.
+    auto n = ::send(fd, buf.data() + begin, end - begin,
+                    MSG_NOSIGNAL | (eof ? MSG_MORE : 0));
+    if (n >= 0) {
+      begin += static_cast<uint32_t>(n);
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (would_block(errno))
+      return false;
+    ec_ = {errno, asio::error::get_system_category()};
+    return true;
+  }
+  return true;
+}
+
+bool relay_step::connected(int fd) {
+  // A zero-length send answers "connected yet?" in one syscall: 0 once
+  // established, EAGAIN while the handshake runs, else why it failed.
+  ec_ = asio::error_code();
+  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0)
+    return true;
+  if (would_block(errno))
+    return false;
+  ec_ = {errno, asio::error::get_system_category()};
+  return true;
+}
+
+void relay_step::wait(action a, tcp_socket& socket,
+                      std::shared_ptr<connection> owner) {
   what = a;
-  fd_ = socket.native_handle();
   owner_ = std::move(owner);
   ec_ = asio::error_code();
-  if (a == action::receive)
-    eof = false;
   auto type = a == action::receive ? tcp_socket::reactor_type::read_op
                                    : tcp_socket::reactor_type::write_op;
-  socket.reactor().start_op(type, fd_, socket.reactor_data(), this, false,
-                            true);
+  // start_op tries the operation at once when it may be ready: the caller
+  // has just seen EAGAIN, so that try must not count as readiness.
+  starting_ = true;
+  socket.reactor().start_op(type, socket.native_handle(),
+                            socket.reactor_data(), this, false, true);
+  starting_ = false;
 }
 
 relay_step::status relay_step::do_perform(reactor_op* base) {
   auto* s = static_cast<relay_step*>(base);
-  switch (s->what) {
-    case action::connect: {
-      // A zero-length send answers "connected yet?" in one syscall: 0 once
-      // established, EAGAIN while the handshake runs, else why it failed.
-      if (::send(s->fd_, "", 0, MSG_NOSIGNAL) == 0)
-        return done;
-      if (would_block(errno))
-        return not_done;
-      s->ec_ = last_error();
-      return done;
-    }
-    case action::receive: {
-      // Read until the socket says EAGAIN (or the buffer is full): only
-      // then may the next receive wait for an edge without trying first. A
-      // FIN that came with the data raises no new edge, so this is also
-      // how EOF is seen together with the last bytes.
-      s->begin = s->end = 0;
-      s->buf.acquire();
-      for (;;) {
-        auto room = pooled_buffer::capacity() - s->end;
-        auto n = ::recv(s->fd_, s->buf.data() + s->end, room, 0);
-        if (n > 0) {
-          s->end += static_cast<uint32_t>(n);
-          if (s->end == pooled_buffer::capacity())
-            return done; // more may be there: the next receive tries at once
-          continue;
-        }
-        int err = n == 0 ? 0 : errno;
-        if (err == EINTR)
-          continue;
-        if (n == 0)
-          s->eof = true;
-        else if (!would_block(err))
-          s->ec_ = {err, asio::error::get_system_category()};
-        if (s->end == 0)
-          s->buf.reset();
-        if (n < 0 && would_block(err))
-          return s->end == 0 ? not_done : done_and_exhausted;
-        return done;
-      }
-    }
-    case action::send:
-      while (s->begin < s->end) {
-        auto n = ::send(s->fd_, s->buf.data() + s->begin, s->end - s->begin,
-                        MSG_NOSIGNAL | (s->eof ? MSG_MORE : 0));
-        if (n >= 0) {
-          s->begin += static_cast<uint32_t>(n);
-          continue;
-        }
-        if (errno == EINTR)
-          continue;
-        if (would_block(errno))
-          return not_done;
-        s->ec_ = last_error();
-        return done;
-      }
-      return done;
-  }
-  return done;
+  return s->starting_ ? not_done : done;
 }
 
 void relay_step::do_complete(void* owner, asio::detail::operation* base,
