@@ -143,3 +143,22 @@ def test_outgoing_bind_failure_fails_over(start_balance, backends):
     assert get_tag(bal.port) == "G"
     rows = wait_counters_zero(bal)
     assert rows[0]["totalc"] == 1 and rows[1]["totalc"] == 1
+
+
+def test_second_instance_on_a_served_port_is_refused(start_balance, backends, env):
+    """Each io thread listens on its own SO_REUSEPORT socket, yet the port is
+    still exclusive: a second instance (which would join the group if it
+    could) is refused with 71 and the first goes on serving."""
+    be = backends.tag("A")
+    other = backends.tag("B")
+    bal = start_balance(["--io-threads", "3", free_listen_port(), channel(be)])
+    assert len(listeners(bal.port)) == 3, listeners(bal.port)
+    rc, out, err = run_balance(["-f", "--io-threads", "2", str(bal.port), channel(other)],
+                               env, timeout=20)
+    assert rc == 71, f"exit {rc}, want 71; stderr={err!r}"
+    assert "in use" in err.lower(), err
+    # Every client still reaches the first instance's backend: no listener of
+    # the refused instance joined the port (each of 30 connections hashes to
+    # one of the sockets).
+    assert {get_tag(bal.port) for _ in range(30)} == {"A"}
+    wait_counters_zero(bal)

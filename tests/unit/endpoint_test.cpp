@@ -100,6 +100,25 @@ TEST_CASE("from_sockaddr reads IPv4, IPv6 and folds v4-mapped", "[endpoint]") {
   CHECK(c == a);
 }
 
+TEST_CASE("to_sockaddr writes what from_sockaddr reads back", "[endpoint]") {
+  for (auto text : {"127.0.0.5", "2001:db8::7", "::1"}) {
+    auto ep = parse_numeric_address(text);
+    REQUIRE(ep);
+    ep->port = 8080;
+    sockaddr_storage ss;
+    std::memset(&ss, 0xAB, sizeof(ss)); // no stale byte may survive
+    auto len = to_sockaddr(*ep, &ss);
+    CHECK(ss.ss_family == (ep->v6 ? AF_INET6 : AF_INET));
+    CHECK(len == (ep->v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in)));
+    if (ep->v6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      CHECK(in6->sin6_flowinfo == 0);
+      CHECK(in6->sin6_scope_id == 0);
+    }
+    CHECK(from_sockaddr(&ss) == *ep);
+  }
+}
+
 TEST_CASE("a port is 1..65535 in digits or a tcp service name", "[endpoint]") {
   CHECK(parse_port("1") == uint16_t{1});
   CHECK(parse_port("80") == uint16_t{80});
