@@ -13,11 +13,9 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   auto settings = config.settings;
   auto directory = config.directory;
   auto on_accept = [settings, directory](asio::io_context& ctx, int fd,
-                                         bool v6_socket,
                                          const net::endpoint& peer) {
-    auto conn = std::make_shared<net::connection>(ctx, fd, v6_socket, peer,
-                                                  *settings);
-    start_session(std::move(conn), directory);
+    start_session(net::connection::accept(ctx, fd, peer, *settings),
+                  directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {
     int fd = i == 0 ? config.listen_fd

@@ -154,7 +154,7 @@ void acceptor::stop() {
 }
 
 void acceptor::do_wait() {
-  socket_.async_wait(socket_type::wait_read,
+  socket_.async_wait(asio::socket_base::wait_read,
                      [this](std::error_code ec) { on_readable(ec); });
 }
 
@@ -185,7 +185,7 @@ void acceptor::on_readable(std::error_code ec) {
       return;
     }
     // TCP_NODELAY and SO_KEEPALIVE come from the listening socket.
-    on_accept_(context_, fd, ss.ss_family == AF_INET6, from_sockaddr(&ss));
+    on_accept_(context_, fd, from_sockaddr(&ss));
   }
   do_wait();
 }

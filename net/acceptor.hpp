@@ -34,10 +34,10 @@ int open_sibling_listener(int listen_fd);
 class acceptor {
 public:
   /// Receives each accepted client: its io_context (this acceptor's, on
-  /// whose thread the handler runs), the non-blocking descriptor to adopt,
-  /// whether it is an IPv6 socket, and the peer.
-  using accept_handler = std::function<void(asio::io_context&, int fd,
-                                            bool v6_socket, const endpoint&)>;
+  /// whose thread the handler runs), the non-blocking descriptor to take
+  /// over, and the peer.
+  using accept_handler =
+    std::function<void(asio::io_context&, int fd, const endpoint&)>;
 
   /// Takes ownership of `listen_fd` (pass a dup per io_context).
   acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept);

@@ -14,9 +14,6 @@ namespace balance::net {
 
 namespace {
 
-// How long a connect may take before the client is watched as well.
-constexpr auto client_watch_delay = std::chrono::milliseconds(300);
-
 // How many receive/send rounds one direction may run before it yields the
 // thread to other connections.
 constexpr int rounds_per_turn = 16;
@@ -73,21 +70,31 @@ std::size_t connection_registry::size() {
 
 // -- connection --------------------------------------------------------------
 
-connection::connection(asio::io_context& ctx, int client_fd, bool v6_socket,
-                       const endpoint& peer, const relay_settings& settings)
-  : client_(ctx.get_executor()),
-    backend_(ctx.get_executor()),
+connection::connection(asio::io_context& ctx, const endpoint& peer,
+                       const relay_settings& settings)
+  : ctx_(ctx),
+    client_(&connection::on_events, this),
+    backend_(&connection::on_events, this),
     peer_(peer),
     settings_(&settings) {
-  dirs_[1].dir = 1;
   settings_->registry->add(this);
+}
+
+std::shared_ptr<connection> connection::accept(asio::io_context& ctx,
+                                               int client_fd,
+                                               const endpoint& peer,
+                                               const relay_settings& settings) {
+  auto c = std::make_shared<connection>(ctx, peer, settings);
   std::error_code ec;
-  client_.adopt(client_fd, v6_socket, ec);
+  c->client_.watch(ctx, client_fd, ec);
   if (ec) {
     log::error("cannot watch client " + peer.to_string() + ": "
                + ec.message());
-    closed_ = true;
+    c->closed_ = true;
+    return c;
   }
+  c->self_ = c;
+  return c;
 }
 
 connection::~connection() {
@@ -119,7 +126,7 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   std::error_code ec;
-  backend_.adopt(fd, target.v6, ec);
+  backend_.watch(ctx_, fd, ec);
   if (!ec && settings_->out_bind) {
     // Without this, bind() picks the local port before the destination is
     // known and every outgoing connection burns one of ~28k ephemeral ports.
@@ -140,20 +147,14 @@ void connection::do_connect(const endpoint& target, release_guard guard,
     return;
   }
   // A nearby backend has usually answered by now (on loopback the handshake
-  // runs inside connect()): ask once before waiting for the reactor.
+  // runs inside connect()): ask once before waiting for the edge.
   auto& check = dirs_[1];
   if (check.connected(fd)) {
-    on_connect(check.ec_);
+    on_connect(check.ec);
     return;
   }
-  check.wait(relay_step::action::connect, backend_, shared_from_this());
-  connecting_->deadline = std::chrono::steady_clock::now()
-                          + settings_->connect_timeout;
-  // A slow connect also watches the client, so one that gives up does not
-  // hold its channel slot until the connect timeout.
-  timer().expires_at(std::min(connecting_->deadline,
-                              std::chrono::steady_clock::now()
-                                + client_watch_delay));
+  backend_.writable = false; // the end of the handshake raises the edge
+  timer().expires_after(settings_->connect_timeout);
   do_connect_timer();
 }
 
@@ -164,44 +165,52 @@ void connection::do_connect_timer() {
 }
 
 void connection::on_connect_timer(std::error_code ec) {
-  if (ec || !connecting_)
+  if (ec || !connecting_ || closed_)
     return;
-  if (std::chrono::steady_clock::now() < connecting_->deadline) {
-    do_watch_client();
-    timer().expires_at(connecting_->deadline);
-    do_connect_timer();
-    return;
-  }
   log::debug("connect timeout for client " + peer_.to_string());
-  std::error_code ig;
-  backend_.close(ig); // aborts the connect step: on_connect fails over
+  on_connect(std::make_error_code(std::errc::timed_out));
 }
 
-void connection::do_watch_client() {
-  connecting_->client_watched = true;
-  client_.async_wait(socket_type::wait_read,
-                     [self = shared_from_this()](std::error_code ec) {
-                       if (ec || !self->connecting_)
-                         return;
-                       char byte;
-                       auto n = ::recv(self->client_.native_handle(), &byte, 1,
-                                       MSG_PEEK | MSG_DONTWAIT);
-                       // Data waits for the relay; EOF before any byte or an
-                       // error means the client is gone: stop connecting.
-                       if (n == 0 || (n < 0 && !would_block(errno))) {
-                         log::debug("client " + self->peer_.to_string()
-                                    + " left while connecting");
-                         self->close();
-                       }
-                     });
+void connection::on_events(void* self, socket_watch& side) {
+  auto* c = static_cast<connection*>(self);
+  if (c->closed_)
+    return;
+  if (c->connecting_) {
+    if (&side == &c->client_) {
+      if (side.peer_done)
+        c->on_client_while_connecting();
+    } else if (side.writable) {
+      if (c->dirs_[1].connected(side.fd()))
+        c->on_connect(c->dirs_[1].ec);
+      else
+        side.writable = false;
+    }
+    return;
+  }
+  if (!c->relaying_)
+    return;
+  int from = &side == &c->client_ ? 0 : 1;
+  // Input for the direction reading this socket; room for the one writing
+  // to it, if it has bytes waiting.
+  if (side.readable)
+    c->do_relay(from);
+  if (!c->closed_ && side.writable && c->dirs_[1 - from].pending())
+    c->do_relay(1 - from);
+}
+
+void connection::on_client_while_connecting() {
+  // Bytes wait for the relay; EOF before any byte or an error means the
+  // client is gone, so its channel slot should not wait for the connect.
+  char byte;
+  auto n = ::recv(client_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0 || (n < 0 && !would_block(errno))) {
+    log::debug("client " + peer_.to_string() + " left while connecting");
+    close();
+  }
 }
 
 void connection::on_connect(std::error_code ec) {
   auto state = std::move(connecting_);
-  if (state->client_watched) {
-    std::error_code ig;
-    client_.cancel(ig); // the watch, if it is still pending
-  }
   if (timer_)
     timer_->cancel();
   auto& done = state->done;
@@ -213,8 +222,7 @@ void connection::on_connect(std::error_code ec) {
     return;
   }
   if (ec) {
-    std::error_code ig;
-    backend_.close(ig);
+    backend_.close();
     guard_.fire(true);
     traffic_.reset();
     if (done)
@@ -228,96 +236,72 @@ void connection::on_connect(std::error_code ec) {
 
 timer_type& connection::timer() {
   if (!timer_)
-    timer_ = std::make_unique<timer_type>(client_.get_executor());
+    timer_ = std::make_unique<timer_type>(ctx_.get_executor());
   return *timer_;
 }
 
 void connection::start_relay() {
+  relaying_ = true;
   if (settings_->idle_timeout.count() > 0) {
     last_activity_ = std::chrono::steady_clock::now();
     do_idle_check();
   } else {
     timer_.reset(); // its cancelled wait holds no reference to it
   }
-  do_receive(0);
-  do_receive(1);
+  // What arrived while connecting; anything else comes as an edge.
+  if (client_.readable)
+    do_relay(0);
+  if (!closed_ && backend_.readable)
+    do_relay(1);
 }
 
-void connection::do_receive(int dir) {
+void connection::do_relay(int dir) {
   auto& st = dirs_[dir];
+  auto& src = source(dir);
+  auto& dst = sink(dir);
   for (int round = 0; round < rounds_per_turn; ++round) {
-    if (!st.receive(source(dir).native_handle())) {
-      st.wait(relay_step::action::receive, source(dir), shared_from_this());
+    if (closed_ || st.finished)
       return;
-    }
-    if (st.ec_) {
-      close();
-      return;
-    }
-    if (st.end > 0) {
-      account(dir, st.buf.data(), st.end);
-      if (!st.send(sink(dir).native_handle())) {
-        // The peer is slow: the rest goes once it can take more.
-        st.wait(relay_step::action::send, sink(dir), shared_from_this());
+    if (st.pending()) {
+      if (!dst.writable)
+        return; // on_events runs this again once the sink has room
+      if (!st.send(dst.fd())) {
+        dst.writable = false;
         return;
       }
-      if (st.ec_) {
+      if (st.ec) {
         close();
         return;
       }
+      if (st.eof) {
+        on_eof(dir);
+        return;
+      }
+      st.begin = st.end = 0;
     }
-    if (st.eof) {
-      on_eof(dir);
+    if (!src.readable) {
+      st.buf.reset(); // idle: no buffer
       return;
     }
-    st.begin = st.end = 0;
-    if (st.drained) {
-      // The receive above just met EAGAIN: wait for the edge, bufferless.
-      st.buf.reset();
-      st.wait(relay_step::action::receive, source(dir), shared_from_this());
+    bool got = st.receive(src.fd(), !src.peer_done);
+    if (st.drained)
+      src.readable = false;
+    if (!got)
+      return;
+    if (st.ec) {
+      close();
+      return;
+    }
+    if (st.end > 0)
+      account(dir, st.buf.data(), st.end); // sent at the top of the loop
+    else if (st.eof) {
+      on_eof(dir);
       return;
     }
   }
   // Busy direction: let the other connections on this thread have a turn.
   asio::post(executor(),
-             [self = shared_from_this(), dir] { self->do_receive(dir); });
-}
-
-void connection::on_step(relay_step& step) {
-  if (step.what == relay_step::action::connect) {
-    if (!step.ec_ && !closed_
-        && !step.connected(backend_.native_handle())) {
-      step.wait(relay_step::action::connect, backend_, shared_from_this());
-      return;
-    }
-    on_connect(step.ec_);
-    return;
-  }
-  if (closed_)
-    return;
-  if (step.ec_) {
-    close();
-    return;
-  }
-  if (step.what == relay_step::action::receive) {
-    do_receive(step.dir);
-    return;
-  }
-  if (!step.send(sink(step.dir).native_handle())) {
-    step.wait(relay_step::action::send, sink(step.dir), shared_from_this());
-    return;
-  }
-  if (step.ec_) {
-    close();
-    return;
-  }
-  if (step.eof) {
-    on_eof(step.dir);
-    return;
-  }
-  step.begin = step.end = 0;
-  // Time passed while the sink was full: read afresh (no edge-safe wait).
-  do_receive(step.dir);
+             [self = shared_from_this(), dir] { self->do_relay(dir); });
 }
 
 void connection::on_eof(int dir) {
@@ -331,7 +315,7 @@ void connection::on_eof(int dir) {
     return;
   }
   // Half-close: the peer learns of the EOF, the other direction goes on.
-  ::shutdown(sink(dir).native_handle(), SHUT_WR);
+  ::shutdown(sink(dir).fd(), SHUT_WR);
 }
 
 void connection::account(int dir, const char* data, std::size_t n) {
@@ -367,13 +351,18 @@ void connection::close() {
   if (closed_)
     return;
   closed_ = true;
-  std::error_code ig;
   if (timer_)
     timer_->cancel();
-  client_.close(ig);
-  backend_.close(ig); // also aborts a pending connect
+  client_.close(); // closing takes a socket out of the epoll set
+  backend_.close();
   dirs_[0].buf.reset();
   dirs_[1].buf.reset();
+  if (connecting_)
+    on_connect({}); // as aborted: the guard fires, the session stops
+  // Events collected before the sockets closed may still be queued behind
+  // this handler: let go of this connection only after them.
+  if (self_)
+    asio::post(ctx_, [self = std::move(self_)] {});
 }
 
 } // namespace balance::net

@@ -4,8 +4,12 @@
 // (half-close); the connection ends when both are done or on an error.
 // A buffer is held only while bytes are in flight (see relay_step).
 //
-//   client --dir 0--> backend      dir d: receive(src) -> send(dst), each
-//   client <--dir 1-- backend             waiting in its relay_step on EAGAIN
+//   client --dir 0--> backend      dir d: receive(src) -> send(dst), run
+//   client <--dir 1-- backend             again by the sockets' events
+//
+// A connection keeps itself alive from accept() to close(): its sockets
+// are in the epoll set, and events collected before close() may still be
+// queued, so it lets go of itself only in a handler posted by close().
 #pragma once
 
 #include <chrono>
@@ -20,7 +24,7 @@
 
 #include "net/endpoint.hpp"
 #include "net/relay_step.hpp"
-#include "net/tcp_socket.hpp"
+#include "net/socket_watch.hpp"
 #include "net/traffic.hpp"
 
 namespace balance::net {
@@ -93,15 +97,18 @@ class connection : public std::enable_shared_from_this<connection> {
 public:
   using connect_handler = std::function<void(connect_result)>;
 
-  /// Adopts the accepted, non-blocking `client_fd` (an IPv6 socket if
-  /// `v6_socket`; closed on failure, and the connection is then closed
-  /// too). `settings` (and its registry) outlive every connection.
-  connection(asio::io_context& ctx, int client_fd, bool v6_socket,
-             const endpoint& peer, const relay_settings& settings);
+  /// Takes the accepted, non-blocking `client_fd` (closed on failure, and
+  /// the connection is then closed too), on `ctx`'s thread. `settings`
+  /// (and its registry) outlive every connection.
+  static std::shared_ptr<connection> accept(asio::io_context& ctx,
+                                            int client_fd, const endpoint& peer,
+                                            const relay_settings& settings);
+  connection(asio::io_context& ctx, const endpoint& peer,
+             const relay_settings& settings);
   ~connection();
 
   const endpoint& peer() const { return peer_; }
-  asio::io_context::executor_type executor() { return client_.get_executor(); }
+  asio::io_context::executor_type executor() { return ctx_.get_executor(); }
 
   // -- called on this connection's io thread only ---------------------------
 
@@ -114,41 +121,40 @@ public:
   void close();
 
 private:
-  friend class relay_step;
-
+  static void on_events(void* self, socket_watch& side);
   void on_connect(std::error_code ec);
   void do_connect_timer();
   void on_connect_timer(std::error_code ec);
-  void do_watch_client();
+  void on_client_while_connecting();
   void start_relay();
-  /// A relay_step's socket is ready (or it was aborted by close()).
-  void on_step(relay_step& step);
-  void do_receive(int dir);
+  void do_relay(int dir);
   void on_eof(int dir);
   void account(int dir, const char* data, std::size_t n);
   timer_type& timer();
   void do_idle_check();
   void on_idle_check(std::error_code ec);
 
-  tcp_socket& source(int dir) { return dir == 0 ? client_ : backend_; }
-  tcp_socket& sink(int dir) { return dir == 0 ? backend_ : client_; }
+  socket_watch& source(int dir) { return dir == 0 ? client_ : backend_; }
+  socket_watch& sink(int dir) { return dir == 0 ? backend_ : client_; }
 
-  tcp_socket client_;
-  tcp_socket backend_;
+  asio::io_context& ctx_;
+  socket_watch client_;
+  socket_watch backend_;
+  /// From accept() to close(); see the top of this file.
+  std::shared_ptr<connection> self_;
   /// Only while connecting, or for -T: an idle connection has no timer.
   std::unique_ptr<timer_type> timer_;
   endpoint peer_;
   const relay_settings* settings_;
   release_guard guard_;
   traffic_ptr traffic_;
-  /// Only while connecting to a backend that does not answer at once.
+  /// Only while connecting (an idle connection carries no handler).
   struct connect_state {
     connect_handler done;
-    std::chrono::steady_clock::time_point deadline;
-    bool client_watched = false;
   };
   std::unique_ptr<connect_state> connecting_;
   relay_step dirs_[2]; ///< dirs_[1] also checks the connect
+  bool relaying_ = false;
   std::chrono::steady_clock::time_point last_activity_;
   bool closed_ = false;
 

@@ -3,8 +3,6 @@
 #include <cerrno>
 #include <sys/socket.h>
 
-#include "net/connection.hpp"
-
 namespace balance::net {
 
 namespace {
@@ -13,25 +11,30 @@ bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
 }
 
-} // namespace
-
-relay_step::relay_step()
-  : reactor_op(asio::error_code(), &relay_step::do_perform,
-               &relay_step::do_complete) {
+std::error_code error_of(int err) {
+  return {err, std::system_category()};
 }
 
-bool relay_step::receive(int fd) {
-  ec_ = asio::error_code();
+} // namespace
+
+bool relay_step::receive(int fd, bool short_read_drains) {
+  ec.clear();
   eof = false;
   drained = false;
   begin = end = 0;
   buf.acquire();
   for (;;) {
-    auto n = ::recv(fd, buf.data() + end, pooled_buffer::capacity() - end, 0);
+    auto want = pooled_buffer::capacity() - end;
+    auto n = ::recv(fd, buf.data() + end, want, 0);
     if (n > 0) {
       end += static_cast<uint32_t>(n);
       if (end == pooled_buffer::capacity())
         return true;
+      if (static_cast<std::size_t>(n) < want && short_read_drains) {
+        // The receive queue is empty now; anything later raises an edge.
+        drained = true;
+        return true;
+      }
       continue;
     }
     int err = n == 0 ? 0 : errno;
@@ -42,7 +45,7 @@ bool relay_step::receive(int fd) {
     else if (would_block(err))
       drained = true;
     else
-      ec_ = {err, asio::error::get_system_category()};
+      ec = error_of(err);
     if (end == 0)
       buf.reset();
     return end > 0 || !drained;
@@ -50,7 +53,7 @@ bool relay_step::receive(int fd) {
 }
 
 bool relay_step::send(int fd) {
-  ec_ = asio::error_code();
+  ec.clear();
   while (begin < end) {
     // With EOF behind these bytes, MSG_MORE holds them for the FIN that
     // shutdown() sends next: one segment instead of two.
@@ -64,7 +67,7 @@ bool relay_step::send(int fd) {
       continue;
     if (would_block(errno))
       return false;
-    ec_ = {errno, asio::error::get_system_category()};
+    ec = error_of(errno);
     return true;
   }
   return true;
@@ -73,42 +76,13 @@ bool relay_step::send(int fd) {
 bool relay_step::connected(int fd) {
   // A zero-length send answers "connected yet?" in one syscall: 0 once
   // established, EAGAIN while the handshake runs, else why it failed.
-  ec_ = asio::error_code();
+  ec.clear();
   if (::send(fd, "", 0, MSG_NOSIGNAL) == 0)
     return true;
   if (would_block(errno))
     return false;
-  ec_ = {errno, asio::error::get_system_category()};
+  ec = error_of(errno);
   return true;
-}
-
-void relay_step::wait(action a, tcp_socket& socket,
-                      std::shared_ptr<connection> owner) {
-  what = a;
-  owner_ = std::move(owner);
-  ec_ = asio::error_code();
-  auto type = a == action::receive ? tcp_socket::reactor_type::read_op
-                                   : tcp_socket::reactor_type::write_op;
-  // start_op tries the operation at once when it may be ready: the caller
-  // has just seen EAGAIN, so that try must not count as readiness.
-  starting_ = true;
-  socket.reactor().start_op(type, socket.native_handle(),
-                            socket.reactor_data(), this, false, true);
-  starting_ = false;
-}
-
-relay_step::status relay_step::do_perform(reactor_op* base) {
-  auto* s = static_cast<relay_step*>(base);
-  return s->starting_ ? not_done : done;
-}
-
-void relay_step::do_complete(void* owner, asio::detail::operation* base,
-                             const asio::error_code&, std::size_t) {
-  auto* s = static_cast<relay_step*>(base);
-  auto keep = std::move(s->owner_);
-  if (owner == nullptr)
-    return; // the io_context is being destroyed: only let go of the owner
-  keep->on_step(*s);
 }
 
 } // namespace balance::net

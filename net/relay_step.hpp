@@ -1,68 +1,41 @@
-// One direction of a connection's relay: the bytes in flight, the I/O that
-// moves them, and an Asio reactor operation that waits for readiness.
-//
-// The I/O runs in the connection's handlers: receive reads until EAGAIN (a
-// FIN that came with the last bytes raises no new edge, so stopping at a
-// short read could miss it), send writes until done or EAGAIN. Only after
-// the handler itself met EAGAIN does it queue the step with wait(), which
-// costs no syscall: the edge-triggered registration reports the next
-// change. socket::async_wait would cost an allocation and an
-// epoll_ctl(MOD) per wait, and a completion posted through the scheduler
-// (one more epoll_wait) per step.
+// One direction of a connection's relay: the bytes in flight and the I/O
+// that moves them. The connection runs it when its socket_watch says the
+// source has input or the sink has room again.
 #pragma once
 
 #include <cstdint>
-#include <memory>
-
-#include <asio/detail/reactor_op.hpp>
+#include <system_error>
 
 #include "net/buffer_pool.hpp"
-#include "net/tcp_socket.hpp"
 
 namespace balance::net {
 
-class connection;
-
-class relay_step : public asio::detail::reactor_op {
+class relay_step {
 public:
-  enum class action : uint8_t { connect, receive, send };
-
-  relay_step();
-
-  /// Reads from `fd` into `buf` until EAGAIN, EOF, an error or a full
-  /// buffer. False: nothing there (EAGAIN at once). True: bytes in
-  /// [0, end), and/or `eof`, and/or `ec_`; `drained` says EAGAIN ended it.
-  bool receive(int fd);
-  /// Sends [begin, end) to `fd`. False: the socket is full (EAGAIN),
-  /// wait(send) for the rest. True: all sent, or `ec_` says why not.
+  /// Reads from `fd` into `buf` until the socket is drained, EOF, an error
+  /// or a full buffer. A short read counts as drained when
+  /// `short_read_drains` (no FIN or error is known to be pending: one that
+  /// arrives later raises a new edge). False: nothing there (drained at
+  /// once). True: bytes in [0, end), and/or `eof`, and/or `ec`; `drained`
+  /// says whether the socket may still hold input.
+  bool receive(int fd, bool short_read_drains);
+  /// Sends [begin, end) to `fd`. False: the socket is full (EAGAIN), send
+  /// the rest once it has room. True: all sent, or `ec` says why not.
   bool send(int fd);
   /// Whether a non-blocking connect on `fd` finished: false while it runs,
-  /// true once established or failed (`ec_`).
+  /// true once established or failed (`ec`).
   bool connected(int fd);
-
-  /// Queues this step until `socket` is ready for `a`, keeping `owner`
-  /// alive; connection::on_step(*this) runs then (or when the socket is
-  /// closed: `ec_` = operation_aborted). Only valid right after the
-  /// matching call above found the socket not ready.
-  void wait(action a, tcp_socket& socket, std::shared_ptr<connection> owner);
 
   /// The bytes received and not yet sent: [begin, end) of `buf`.
   pooled_buffer buf;
   uint32_t begin = 0;
   uint32_t end = 0;
-  action what = action::receive;
-  uint8_t dir = 0;       ///< 0: client -> backend, 1: backend -> client
+  std::error_code ec;
   bool eof = false;      ///< the stream ended (after the bytes in `buf`)
-  bool drained = false;  ///< the last receive ended in EAGAIN
+  bool drained = false;  ///< the last receive emptied the socket
   bool finished = false; ///< this direction is done (EOF forwarded)
 
-private:
-  static status do_perform(reactor_op* base);
-  static void do_complete(void* owner, asio::detail::operation* base,
-                          const asio::error_code& ec, std::size_t bytes);
-
-  std::shared_ptr<connection> owner_;
-  bool starting_ = false;
+  bool pending() const { return begin < end; }
 };
 
 } // namespace balance::net

@@ -1,0 +1,89 @@
+#include "net/socket_watch.hpp"
+
+#include <cerrno>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <asio/detail/epoll_reactor.hpp>
+#include <asio/detail/scheduler.hpp>
+
+namespace balance::net {
+
+namespace {
+
+using asio::detail::epoll_reactor;
+
+// Asio keeps the reactor's epoll descriptor private. The names in an
+// explicit instantiation are exempt from access checks ([temp.explicit]),
+// so instantiating this template with the member hands its address to the
+// friend function below.
+template <int epoll_reactor::*member>
+struct epoll_fd_access {
+  friend int epoll_reactor::*epoll_fd_member() { return member; }
+};
+int epoll_reactor::*epoll_fd_member();
+template struct epoll_fd_access<&epoll_reactor::epoll_fd_>;
+
+int epoll_fd_of(asio::io_context& ctx) {
+  auto& reactor = asio::use_service<epoll_reactor>(ctx);
+  // Makes the reactor the scheduler's task (Asio's socket services do this
+  // when they start): without it run() never waits on the epoll set.
+  reactor.init_task();
+  return reactor.*epoll_fd_member();
+}
+
+} // namespace
+
+socket_watch::socket_watch(handler on_events, void* owner)
+  : scheduler_operation(&socket_watch::on_events),
+    handler_(on_events),
+    owner_(owner) {
+}
+
+socket_watch::~socket_watch() {
+  close();
+}
+
+void socket_watch::watch(asio::io_context& ctx, int fd, std::error_code& ec) {
+  close();
+  fd_ = fd;
+  readable = false;
+  writable = true;
+  peer_done = false;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = this; // what Asio's reactor queues as an operation
+  if (::epoll_ctl(epoll_fd_of(ctx), EPOLL_CTL_ADD, fd, &ev) < 0) {
+    ec = {errno, std::system_category()};
+    close();
+  }
+}
+
+void socket_watch::close() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+void socket_watch::on_events(void* scheduler,
+                             asio::detail::scheduler_operation* op,
+                             const asio::error_code&, std::size_t events) {
+  if (scheduler == nullptr)
+    return; // the io_context is being destroyed: nothing to run
+  // The scheduler counts every completed operation as finished work; an
+  // event is no work item (Asio's own descriptor states compensate alike).
+  static_cast<asio::detail::scheduler*>(scheduler)->compensating_work_started();
+  auto* w = static_cast<socket_watch*>(op);
+  if (w->fd_ < 0)
+    return; // closed after these events were collected
+  auto ev = static_cast<uint32_t>(events);
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    w->readable = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    w->peer_done = true;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+    w->writable = true;
+  w->handler_(w->owner_, *w);
+}
+
+} // namespace balance::net
