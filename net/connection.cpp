@@ -154,7 +154,9 @@ void connection::do_connect(const endpoint& target, release_guard guard,
     return;
   }
   backend_.writable = false; // the end of the handshake raises the edge
-  timer().expires_after(settings_->connect_timeout);
+  connecting_->deadline = std::chrono::steady_clock::now()
+                          + settings_->connect_timeout;
+  timer().expires_at(connecting_->deadline);
   do_connect_timer();
 }
 
@@ -165,7 +167,8 @@ void connection::do_connect_timer() {
 }
 
 void connection::on_connect_timer(std::error_code ec) {
-  if (ec || !connecting_ || closed_)
+  if (ec || !connecting_ || closed_
+      || std::chrono::steady_clock::now() < connecting_->deadline)
     return;
   log::debug("connect timeout for client " + peer_.to_string());
   on_connect(std::make_error_code(std::errc::timed_out));
@@ -196,6 +199,10 @@ void connection::on_events(void* self, socket_watch& side) {
     c->do_relay(from);
   if (!c->closed_ && side.writable && c->dirs_[1 - from].pending())
     c->do_relay(1 - from);
+  // A reset on a socket whose input already ended (or that has nothing
+  // to send to) would otherwise wait for the other side to notice.
+  if (!c->closed_ && side.failed)
+    c->close();
 }
 
 void connection::on_client_while_connecting() {
@@ -283,7 +290,7 @@ void connection::do_relay(int dir) {
       st.buf.reset(); // idle: no buffer
       return;
     }
-    bool got = st.receive(src.fd(), !src.peer_done);
+    bool got = st.receive(src.fd(), src.short_read_drains());
     if (st.drained)
       src.readable = false;
     if (!got)

@@ -151,6 +151,9 @@ private:
   /// Only while connecting (an idle connection carries no handler).
   struct connect_state {
     connect_handler done;
+    /// Tells this attempt's timeout from a stale one: a failed attempt's
+    /// timer may have expired with its handler queued before the cancel.
+    std::chrono::steady_clock::time_point deadline;
   };
   std::unique_ptr<connect_state> connecting_;
   relay_step dirs_[2]; ///< dirs_[1] also checks the connect

@@ -50,9 +50,13 @@ void socket_watch::watch(asio::io_context& ctx, int fd, std::error_code& ec) {
   readable = false;
   writable = true;
   peer_done = false;
+  urgent = false;
+  failed = false;
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = this; // what Asio's reactor queues as an operation
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
+  // What Asio's reactor takes for its own descriptor state, whose
+  // operation base is where this one's is.
+  ev.data.ptr = static_cast<asio::detail::scheduler_operation*>(this);
   if (::epoll_ctl(epoll_fd_of(ctx), EPOLL_CTL_ADD, fd, &ev) < 0) {
     ec = {errno, std::system_category()};
     close();
@@ -77,10 +81,14 @@ void socket_watch::on_events(void* scheduler,
   if (w->fd_ < 0)
     return; // closed after these events were collected
   auto ev = static_cast<uint32_t>(events);
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+  if (ev & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
     w->readable = true;
   if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
     w->peer_done = true;
+  if (ev & EPOLLPRI)
+    w->urgent = true;
+  if (ev & EPOLLERR)
+    w->failed = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
     w->writable = true;
   w->handler_(w->owner_, *w);

@@ -24,6 +24,10 @@
 #if ASIO_VERSION < 102200 || ASIO_VERSION >= 102300
 #error "net/socket_watch.hpp relies on Asio 1.22 reactor internals"
 #endif
+#include <asio/detail/config.hpp>
+#if !defined(ASIO_HAS_EPOLL) || defined(ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "net/socket_watch.hpp needs Asio's epoll reactor"
+#endif
 
 #include <asio/detail/scheduler_operation.hpp>
 #include <asio/io_context.hpp>
@@ -42,9 +46,12 @@ public:
   socket_watch& operator=(const socket_watch&) = delete;
 
   /// Watches `fd` (non-blocking, now owned by this watch) in the epoll set
-  /// of `ctx`, whose thread must be the caller's. On failure `fd` is closed.
+  /// of `ctx`, whose thread must be the caller's and its only one. On
+  /// failure `fd` is closed.
   void watch(asio::io_context& ctx, int fd, std::error_code& ec);
-  /// Closes the socket (which also takes it out of the epoll set).
+  /// Closes the socket, which also takes it out of the epoll set: the
+  /// descriptor is never duplicated nor inherited (SOCK_CLOEXEC, no fork
+  /// once serving), so this is its last reference.
   void close();
 
   int fd() const { return fd_; }
@@ -55,9 +62,17 @@ public:
   bool readable = false;
   /// ... output has room (cleared by the writer on EAGAIN) ...
   bool writable = true;
-  /// ... the peer shut down or the socket failed: a short read does not
-  /// mean drained, read on until EOF or the error.
+  /// ... the peer shut down or the socket failed ...
   bool peer_done = false;
+  /// ... urgent data came (recv stops short at its mark) ...
+  bool urgent = false;
+  /// ... the socket has an error (a reset).
+  bool failed = false;
+
+  /// Whether a short read means the socket is drained: not when a FIN or
+  /// an error came with the bytes, nor at an urgent mark, as then no new
+  /// edge follows for what is left.
+  bool short_read_drains() const { return !peer_done && !urgent; }
 
 private:
   static void on_events(void* scheduler, asio::detail::scheduler_operation* op,

@@ -42,7 +42,8 @@ struct tcp_pair {
     ::close(lst);
   }
   ~tcp_pair() {
-    ::close(far); // `near` belongs to the watch
+    if (far >= 0)
+      ::close(far); // `near` belongs to the watch
   }
   void send(const char* text) {
     REQUIRE(::send(far, text, std::strlen(text), 0)
@@ -51,19 +52,25 @@ struct tcp_pair {
 };
 
 struct watched {
+  // Declared before the io_context so that it outlives it: a watch still
+  // queued in the scheduler is destroyed along with the io_context.
+  socket_watch watch{&watched::on_events, this};
   asio::io_context ctx{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{
     ctx.get_executor()};
   int calls = 0;
   bool readable = false;
   bool peer_done = false;
-  socket_watch watch{&watched::on_events, this};
+  bool urgent = false;
+  bool failed = false;
 
   static void on_events(void* self, socket_watch& w) {
     auto* t = static_cast<watched*>(self);
     ++t->calls;
     t->readable = w.readable;
     t->peer_done = w.peer_done;
+    t->urgent = w.urgent;
+    t->failed = w.failed;
   }
   /// Runs the io_context until the handler ran `n` times in all (bounded).
   bool run_until_calls(int n) {
@@ -154,4 +161,44 @@ TEST_CASE("a short read counts as drained only when asked to",
     CHECK_FALSE(step.eof);
     CHECK_FALSE(step.receive(t.watch.fd(), false)); // nothing left
   }
+}
+
+TEST_CASE("urgent data makes a short read no proof of a drained socket",
+          "[socket_watch]") {
+  // recv stops short at the urgent mark with bytes behind it; no new edge
+  // follows, so the event has to say so.
+  tcp_pair pair;
+  pair.send("ab");
+  REQUIRE(::send(pair.far, "c", 1, MSG_OOB) == 1);
+  pair.send("def");
+  watched t;
+  std::error_code ec;
+  t.watch.watch(t.ctx, pair.near, ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(t.run_until_calls(1));
+  CHECK(t.readable);
+  REQUIRE(t.urgent);
+  CHECK_FALSE(t.watch.short_read_drains());
+
+  relay_step step;
+  REQUIRE(step.receive(t.watch.fd(), t.watch.short_read_drains()));
+  CHECK(std::string(step.buf.data(), step.end) == "abdef"); // in-band bytes
+  CHECK(step.drained);
+}
+
+TEST_CASE("a reset is reported as failed", "[socket_watch]") {
+  tcp_pair pair;
+  linger abort_on_close{1, 0};
+  REQUIRE(::setsockopt(pair.far, SOL_SOCKET, SO_LINGER, &abort_on_close,
+                       sizeof(abort_on_close))
+          == 0);
+  watched t;
+  std::error_code ec;
+  t.watch.watch(t.ctx, pair.near, ec);
+  REQUIRE_FALSE(ec);
+  ::close(pair.far);
+  pair.far = -1;
+  REQUIRE(t.run_until_calls(1));
+  CHECK(t.failed);
+  CHECK(t.peer_done);
 }
