@@ -170,6 +170,54 @@ def test_client_reset_mid_transfer(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def test_urgent_data_does_not_stall_the_relay(start_balance, backends):
+    # recv stops short at an urgent mark with bytes behind it and no new
+    # epoll edge follows: the relay must read on. The urgent byte itself
+    # is dropped (out of band, as 3.54 does).
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    s = connect(bal.port)
+    try:
+        assert echo_roundtrip(s, b"ready\n") == b"ready\n"
+        # Corked, so the bytes and the urgent mark mostly arrive in one
+        # segment (the case that stalls; the unit test pins it down).
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        s.sendall(b"ab")
+        s.send(b"c", socket.MSG_OOB)
+        s.sendall(b"def\n")
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        assert recv_exact(s, 6, timeout=3.0) == b"abdef\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_client_reset_after_half_close_releases_the_connection(start_balance, backends):
+    # The client ends its request (FIN), then resets while the backend is
+    # still silent: the connection must end now, not when the backend speaks.
+    got_eof = threading.Event()
+    silent = threading.Event()
+
+    def read_then_wait(c, rec):
+        while c.recv(65536):
+            pass
+        got_eof.set()
+        silent.wait(10)
+
+    srv = backends.threaded(read_then_wait)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    try:
+        s = connect(bal.port)
+        s.sendall(b"request\n")
+        s.shutdown(socket.SHUT_WR)
+        assert got_eof.wait(3.0), "the client's FIN did not reach the backend"
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST
+        wait_counters_zero(bal)
+    finally:
+        silent.set()
+
+
 def test_quick_connect_close_no_drift(start_balance, backends):
     """Clients that connect and hang up at once, before or while the
     backend connection is made: c must return to 0."""
