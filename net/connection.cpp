@@ -200,9 +200,10 @@ void connection::on_events(void* self, socket_watch& side) {
   if (!c->closed_ && side.writable && c->dirs_[1 - from].pending())
     c->do_relay(1 - from);
   // A reset on a socket whose input already ended (or that has nothing
-  // to send to) would otherwise wait for the other side to notice.
-  if (!c->closed_ && side.failed)
-    c->close();
+  // to send to) would otherwise wait for the other side to notice. With
+  // its bytes still waiting for room, the relay passes it on after them.
+  if (!c->closed_ && side.failed && !c->dirs_[from].pending())
+    c->abort({});
 }
 
 void connection::on_client_while_connecting() {
@@ -277,11 +278,15 @@ void connection::do_relay(int dir) {
         return;
       }
       if (st.ec) {
-        close();
+        abort(st.ec); // the sink failed
         return;
       }
       if (st.eof) {
         on_eof(dir);
+        return;
+      }
+      if (st.aborted) {
+        abort(st.ec); // the source failed; its last bytes are out
         return;
       }
       st.begin = st.end = 0;
@@ -295,13 +300,12 @@ void connection::do_relay(int dir) {
       src.readable = false;
     if (!got)
       return;
-    if (st.ec) {
-      close();
-      return;
-    }
     if (st.end > 0)
       account(dir, st.buf.data(), st.end); // sent at the top of the loop
-    else if (st.eof) {
+    else if (st.aborted) {
+      abort(st.ec);
+      return;
+    } else if (st.eof) {
       on_eof(dir);
       return;
     }
@@ -352,6 +356,21 @@ void connection::on_idle_check(std::error_code ec) {
     return;
   }
   do_idle_check();
+}
+
+void connection::abort(std::error_code why) {
+  if (closed_)
+    return;
+  log::debug("connection of client " + peer_.to_string() + " aborted"
+             + (why ? ": " + why.message() : std::string{}));
+  // Each peer learns of the failure as a reset, as it would have directly:
+  // a FIN would pass a cut stream off as complete.
+  linger reset_on_close{1, 0};
+  for (auto* side : {&client_, &backend_})
+    if (side->fd() >= 0)
+      ::setsockopt(side->fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                   sizeof(reset_on_close));
+  close();
 }
 
 void connection::close() {

@@ -129,6 +129,8 @@ private:
   void start_relay();
   void do_relay(int dir);
   void on_eof(int dir);
+  /// A socket failed: closes both so that the peers see a reset.
+  void abort(std::error_code why);
   void account(int dir, const char* data, std::size_t n);
   timer_type& timer();
   void do_idle_check();

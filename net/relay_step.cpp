@@ -20,6 +20,7 @@ std::error_code error_of(int err) {
 bool relay_step::receive(int fd, bool short_read_drains) {
   ec.clear();
   eof = false;
+  aborted = false;
   drained = false;
   begin = end = 0;
   buf.acquire();
@@ -44,8 +45,12 @@ bool relay_step::receive(int fd, bool short_read_drains) {
       eof = true;
     else if (would_block(err))
       drained = true;
-    else
+    else {
+      // Bytes queued before a reset are still read first; the error is
+      // reported once, so it is kept here until they are delivered.
       ec = error_of(err);
+      aborted = true;
+    }
     if (end == 0)
       buf.reset();
     return end > 0 || !drained;

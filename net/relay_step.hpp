@@ -16,8 +16,8 @@ public:
   /// or a full buffer. A short read counts as drained when
   /// `short_read_drains` (no FIN or error is known to be pending: one that
   /// arrives later raises a new edge). False: nothing there (drained at
-  /// once). True: bytes in [0, end), and/or `eof`, and/or `ec`; `drained`
-  /// says whether the socket may still hold input.
+  /// once). True: bytes in [0, end), and/or `eof`, and/or `ec` with
+  /// `aborted`; `drained` says whether the socket may still hold input.
   bool receive(int fd, bool short_read_drains);
   /// Sends [begin, end) to `fd`. False: the socket is full (EAGAIN), send
   /// the rest once it has room. True: all sent, or `ec` says why not.
@@ -32,6 +32,7 @@ public:
   uint32_t end = 0;
   std::error_code ec;
   bool eof = false;      ///< the stream ended (after the bytes in `buf`)
+  bool aborted = false;  ///< the source failed (after the bytes in `buf`)
   bool drained = false;  ///< the last receive emptied the socket
   bool finished = false; ///< this direction is done (EOF forwarded)
 

@@ -218,6 +218,68 @@ def test_client_reset_after_half_close_releases_the_connection(start_balance, ba
         silent.set()
 
 
+def read_to_end(sock, timeout=5.0):
+    """Reads until EOF or an error: (bytes, "eof" or "reset")."""
+    sock.settimeout(timeout)
+    got = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got, "eof"
+            got += chunk
+    except ConnectionResetError:
+        return got, "reset"
+
+
+def reset(sock):
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_backend_reset_reaches_the_client_after_its_data(start_balance, backends):
+    # A backend that aborts after part of its answer: the client gets those
+    # bytes and then a reset, as it would directly; a clean EOF would pass
+    # the cut answer off as complete.
+    def partial_then_reset(c, rec):
+        c.recv(65536)
+        c.sendall(b"partial answer")
+        reset(c)
+
+    srv = backends.threaded(partial_then_reset)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port)
+    try:
+        s.sendall(b"request\n")
+        assert read_to_end(s) == (b"partial answer", "reset")
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_client_reset_reaches_the_backend_after_its_data(start_balance, backends):
+    # The mirror image: a client that aborts mid-request must not look to
+    # the backend like one that finished it (EOF-delimited uploads would be
+    # taken as complete).
+    outcome = []
+    done = threading.Event()
+
+    def greet_then_read(c, rec):
+        c.sendall(b"HELLO\n")
+        outcome.append(read_to_end(c))
+        done.set()
+
+    srv = backends.threaded(greet_then_read)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port)
+    assert recv_line(s) == b"HELLO\n"
+    s.sendall(b"half a requ")
+    reset(s)
+    assert done.wait(5.0), "the backend never saw the connection end"
+    assert outcome == [(b"half a requ", "reset")]
+    wait_counters_zero(bal)
+
+
 def test_quick_connect_close_no_drift(start_balance, backends):
     """Clients that connect and hang up at once, before or while the
     backend connection is made: c must return to 0."""

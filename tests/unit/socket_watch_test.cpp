@@ -202,3 +202,30 @@ TEST_CASE("a reset is reported as failed", "[socket_watch]") {
   CHECK(t.failed);
   CHECK(t.peer_done);
 }
+
+TEST_CASE("bytes that came before a reset are read first, then the reset",
+          "[socket_watch][relay_step]") {
+  // The relay delivers them before it passes the reset on; the error is
+  // reported by the kernel once, so the step must keep it.
+  tcp_pair pair;
+  pair.send("last words");
+  linger abort_on_close{1, 0};
+  REQUIRE(::setsockopt(pair.far, SOL_SOCKET, SO_LINGER, &abort_on_close,
+                       sizeof(abort_on_close))
+          == 0);
+  ::close(pair.far);
+  pair.far = -1;
+  watched t;
+  std::error_code ec;
+  t.watch.watch(t.ctx, pair.near, ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(t.run_until_calls(1));
+  REQUIRE(t.failed);
+
+  relay_step step;
+  REQUIRE(step.receive(t.watch.fd(), t.watch.short_read_drains()));
+  CHECK(std::string(step.buf.data(), step.end) == "last words");
+  CHECK(step.aborted);
+  CHECK(step.ec == std::errc::connection_reset);
+  CHECK_FALSE(step.eof);
+}
