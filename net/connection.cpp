@@ -78,6 +78,8 @@ connection::connection(asio::io_context& ctx, const endpoint& peer,
     peer_(peer),
     settings_(&settings) {
   settings_->registry->add(this);
+  for (auto& st : dirs_)
+    st.may_splice = settings.dump == nullptr; // the dump needs the bytes
 }
 
 std::shared_ptr<connection> connection::accept(asio::io_context& ctx,
@@ -292,16 +294,19 @@ void connection::do_relay(int dir) {
       st.begin = st.end = 0;
     }
     if (!src.readable) {
-      st.buf.reset(); // idle: no buffer
+      st.release(); // idle: no buffer, no pipe
       return;
     }
+    // splice() stops for good at an urgent mark; recv steps over it.
+    if (src.urgent)
+      st.may_splice = false;
     bool got = st.receive(src.fd(), src.short_read_drains());
     if (st.drained)
       src.readable = false;
     if (!got)
       return;
-    if (st.end > 0)
-      account(dir, st.buf.data(), st.end); // sent at the top of the loop
+    if (st.pending()) // sent at the top of the loop
+      account(dir, st.pending_data(), st.pending_bytes());
     else if (st.aborted) {
       abort(st.ec);
       return;
@@ -317,7 +322,7 @@ void connection::do_relay(int dir) {
 
 void connection::on_eof(int dir) {
   auto& st = dirs_[dir];
-  st.buf.reset();
+  st.release();
   st.finished = true;
   if (settings_->dump)
     settings_->dump->write(dir == 0, nullptr, 0);
@@ -333,7 +338,7 @@ void connection::account(int dir, const char* data, std::size_t n) {
   if (traffic_)
     (dir == 0 ? traffic_->sent : traffic_->rcvd)
       .fetch_add(n, std::memory_order_relaxed);
-  if (settings_->dump)
+  if (settings_->dump && data)
     settings_->dump->write(dir == 0, data, n);
   if (settings_->idle_timeout.count() > 0)
     last_activity_ = std::chrono::steady_clock::now();
@@ -381,8 +386,8 @@ void connection::close() {
     timer_->cancel();
   client_.close(); // closing takes a socket out of the epoll set
   backend_.close();
-  dirs_[0].buf.reset();
-  dirs_[1].buf.reset();
+  dirs_[0].release();
+  dirs_[1].release();
   if (connecting_)
     on_connect({}); // as aborted: the guard fires, the session stops
   // Events collected before the sockets closed may still be queued behind

@@ -192,6 +192,29 @@ def test_urgent_data_does_not_stall_the_relay(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def test_urgent_data_in_a_bulk_transfer(start_balance, backends):
+    # A bulk direction moves bytes with splice(), which stops for good at an
+    # urgent mark: the relay must step over it with recv and read on.
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    bulk = det_bytes(2 * MB, 11)
+    want = bulk + b"end\n"
+    s = connect(bal.port, timeout=30)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(recv_exact(s, len(want), timeout=10.0)),
+                              daemon=True)
+    reader.start()
+    try:
+        s.sendall(bulk)
+        s.send(b"!", socket.MSG_OOB)
+        s.sendall(b"end\n")
+        reader.join(15)
+        assert got and got[0] == want, "the relay stalled at the urgent mark"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
 def test_client_reset_after_half_close_releases_the_connection(start_balance, backends):
     # The client ends its request (FIN), then resets while the backend is
     # still silent: the connection must end now, not when the backend speaks.
@@ -452,6 +475,28 @@ def test_packet_dump_format_and_flush(start_balance, backends):
     except AssertionError:
         pytest.fail(f"-p output: {bal.stdout()!r}, want {expected!r}")
     wait_counters_zero(bal)
+
+
+def test_packet_dump_shows_every_byte_of_a_bulk_transfer(start_balance, backends):
+    """-p keeps a bulk transfer in user space (no splice), so the dump has
+    all of it."""
+    be = backends.echo()
+    bal = start_balance(["-p", free_listen_port(), channel(be)])
+    size = 300 * 1024
+    s = connect(bal.port, timeout=30)
+    try:
+        got = []
+        reader = threading.Thread(target=lambda: got.append(recv_exact(s, size, timeout=10.0)),
+                                  daemon=True)
+        reader.start()
+        s.sendall(b"a" * size)
+        reader.join(15)
+        assert got and got[0] == b"a" * size
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    wait_for(lambda: bal.stdout().count("a") == 2 * size, 5,
+             what="every byte of both directions in the dump")
 
 
 def test_packet_dump_wraps_long_lines(start_balance, backends):

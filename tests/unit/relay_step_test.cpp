@@ -1,0 +1,186 @@
+// relay_step moves bytes by recv/send, and by splice() through a pooled pipe
+// once a transfer turns out to be bulk; these cases run it between two real
+// loopback pairs, the way the connection does.
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <poll.h>
+#include <string>
+#include <thread>
+
+#include "net/pipe_pool.hpp"
+#include "net/relay_step.hpp"
+#include "tcp_pair.hpp"
+
+using balance::net::pooled_pipe;
+using balance::net::relay_step;
+
+namespace {
+
+struct owned_pair : tcp_pair {
+  ~owned_pair() {
+    if (near >= 0)
+      ::close(near);
+  }
+};
+
+void wait_ready(int fd, short events) {
+  pollfd p{fd, events, 0};
+  REQUIRE(::poll(&p, 1, 5000) == 1);
+}
+
+std::string pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+void write_all(int fd, const std::string& data) {
+  for (std::size_t off = 0; off < data.size();) {
+    auto n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    REQUIRE(n > 0);
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+std::string read_to_eof(int fd) {
+  std::string got;
+  char chunk[65536];
+  for (ssize_t n; (n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0;)
+    got.append(chunk, static_cast<std::size_t>(n));
+  return got;
+}
+
+struct relay_outcome {
+  bool eof = false;
+  bool spliced = false; ///< bytes sat in the pipe at some point
+  std::size_t moved = 0;
+};
+
+/// Relays `src` to `dst` until EOF as the connection does: send what is
+/// pending, then receive. Bounded: every wait is a poll with a timeout.
+relay_outcome relay_until_eof(relay_step& step, int src, int dst) {
+  relay_outcome out;
+  for (int turn = 0; turn < 1000000; ++turn) {
+    if (step.pending()) {
+      if (!step.send(dst)) {
+        wait_ready(dst, POLLOUT);
+        continue;
+      }
+      REQUIRE_FALSE(step.ec);
+      step.begin = step.end = 0;
+    }
+    if (step.eof) {
+      out.eof = true;
+      return out;
+    }
+    if (!step.receive(src, false)) {
+      wait_ready(src, POLLIN);
+      continue;
+    }
+    REQUIRE_FALSE(step.ec);
+    out.spliced = out.spliced || step.piped > 0;
+    out.moved += step.pending_bytes();
+  }
+  return out;
+}
+
+/// Pushes `data` through a relay_step between two loopback pairs.
+relay_outcome relay_through(relay_step& step, const std::string& data,
+                            std::string& received) {
+  owned_pair in;
+  owned_pair out;
+  std::thread writer([&] {
+    write_all(in.far, data);
+    ::shutdown(in.far, SHUT_WR);
+  });
+  std::thread reader([&] { received = read_to_eof(out.far); });
+  auto outcome = relay_until_eof(step, in.near, out.near);
+  ::shutdown(out.near, SHUT_WR);
+  writer.join();
+  reader.join();
+  step.release();
+  return outcome;
+}
+
+} // namespace
+
+TEST_CASE("a bulk transfer moves by splice and arrives intact",
+          "[relay_step]") {
+  relay_step step;
+  auto data = pattern(4 << 20);
+  std::string received;
+  auto outcome = relay_through(step, data, received);
+  CHECK(outcome.eof);
+  CHECK(outcome.spliced);
+  CHECK(outcome.moved == data.size());
+  CHECK(received == data);
+}
+
+TEST_CASE("without leave to splice a bulk transfer is copied",
+          "[relay_step]") {
+  relay_step step;
+  step.may_splice = false; // as with -p, whose dump needs the bytes
+  auto data = pattern(1 << 20);
+  std::string received;
+  auto outcome = relay_through(step, data, received);
+  CHECK(outcome.eof);
+  CHECK_FALSE(outcome.spliced);
+  CHECK(received == data);
+}
+
+TEST_CASE("small messages are copied; a bulk direction copies again once "
+          "they are small",
+          "[relay_step]") {
+  owned_pair in;
+  owned_pair out;
+  std::thread reader([&] { read_to_eof(out.far); });
+  relay_step step;
+  auto move_one = [&](const std::string& msg) {
+    write_all(in.far, msg);
+    std::size_t moved = 0;
+    bool spliced = false;
+    while (moved < msg.size()) {
+      if (!step.receive(in.near, false)) {
+        wait_ready(in.near, POLLIN);
+        continue;
+      }
+      REQUIRE_FALSE(step.ec);
+      spliced = spliced || step.piped > 0;
+      moved += step.pending_bytes();
+      while (!step.send(out.near))
+        wait_ready(out.near, POLLOUT);
+      REQUIRE_FALSE(step.ec);
+      step.begin = step.end = 0;
+    }
+    return spliced;
+  };
+  CHECK_FALSE(move_one("hello"));
+  CHECK_FALSE(step.splicing);
+  move_one(pattern(256 * 1024)); // fills a buffer: bulk from now on
+  CHECK(step.splicing);
+  CHECK(move_one(pattern(100))); // spliced, and too small to go on so
+  CHECK_FALSE(step.splicing);
+  CHECK_FALSE(move_one("again"));
+  step.release();
+  ::shutdown(out.near, SHUT_WR);
+  reader.join();
+}
+
+TEST_CASE("a pipe still holding bytes is closed, not lent out again",
+          "[relay_step]") {
+  pooled_pipe pipe;
+  REQUIRE(pipe.acquire());
+  REQUIRE(::write(pipe.write_fd(), "x", 1) == 1);
+  pipe.reset(true);
+  REQUIRE(pipe.acquire());
+  char byte;
+  CHECK(::read(pipe.read_fd(), &byte, 1) == -1);
+  CHECK(errno == EAGAIN);
+  int lent = pipe.read_fd();
+  pipe.reset(false);
+  pooled_pipe next;
+  REQUIRE(next.acquire());
+  CHECK(next.read_fd() == lent); // an empty one goes back to the pool
+}
