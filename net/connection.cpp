@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <asio/post.hpp>
@@ -17,6 +19,11 @@ namespace {
 // How many receive/send rounds one direction may run before it yields the
 // thread to other connections.
 constexpr int rounds_per_turn = 16;
+
+// After one side failed: how long, and how often, to wait for the other
+// peer to acknowledge what was relayed to it before resetting it.
+constexpr auto abort_drain_limit = std::chrono::seconds(3);
+constexpr auto abort_drain_poll = std::chrono::milliseconds(10);
 
 bool would_block(int err) {
   return err == EAGAIN || err == EWOULDBLOCK;
@@ -205,7 +212,7 @@ void connection::on_events(void* self, socket_watch& side) {
   // to send to) would otherwise wait for the other side to notice. With
   // its bytes still waiting for room, the relay passes it on after them.
   if (!c->closed_ && side.failed && !c->dirs_[from].pending())
-    c->abort({});
+    c->abort(side, {});
 }
 
 void connection::on_client_while_connecting() {
@@ -270,8 +277,8 @@ void connection::do_relay(int dir) {
   auto& src = source(dir);
   auto& dst = sink(dir);
   for (int round = 0; round < rounds_per_turn; ++round) {
-    if (closed_ || st.finished)
-      return;
+    if (closed_ || !relaying_ || st.finished)
+      return; // (not relaying: aborted, waiting to reset the other peer)
     if (st.pending()) {
       if (!dst.writable)
         return; // on_events runs this again once the sink has room
@@ -280,7 +287,7 @@ void connection::do_relay(int dir) {
         return;
       }
       if (st.ec) {
-        abort(st.ec); // the sink failed
+        abort(dst, st.ec);
         return;
       }
       if (st.eof) {
@@ -288,7 +295,7 @@ void connection::do_relay(int dir) {
         return;
       }
       if (st.aborted) {
-        abort(st.ec); // the source failed; its last bytes are out
+        abort(src, st.ec); // its last bytes are out
         return;
       }
       st.begin = st.end = 0;
@@ -308,7 +315,7 @@ void connection::do_relay(int dir) {
     if (st.pending()) // sent at the top of the loop
       account(dir, st.pending_data(), st.pending_bytes());
     else if (st.aborted) {
-      abort(st.ec);
+      abort(src, st.ec);
       return;
     } else if (st.eof) {
       on_eof(dir);
@@ -352,7 +359,7 @@ void connection::do_idle_check() {
 }
 
 void connection::on_idle_check(std::error_code ec) {
-  if (ec || closed_)
+  if (ec || closed_ || !relaying_)
     return;
   if (std::chrono::steady_clock::now() - last_activity_
       >= settings_->idle_timeout) {
@@ -363,18 +370,43 @@ void connection::on_idle_check(std::error_code ec) {
   do_idle_check();
 }
 
-void connection::abort(std::error_code why) {
-  if (closed_)
+void connection::abort(socket_watch& failed, std::error_code why) {
+  if (closed_ || !relaying_)
     return;
-  log::debug("connection of client " + peer_.to_string() + " aborted"
+  log::debug("connection of client " + peer_.to_string() + " aborted by the "
+             + (&failed == &client_ ? "client" : "backend")
              + (why ? ": " + why.message() : std::string{}));
-  // Each peer learns of the failure as a reset, as it would have directly:
-  // a FIN would pass a cut stream off as complete.
-  linger reset_on_close{1, 0};
-  for (auto* side : {&client_, &backend_})
-    if (side->fd() >= 0)
-      ::setsockopt(side->fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
-                   sizeof(reset_on_close));
+  relaying_ = false;
+  failed.close();
+  dirs_[0].release();
+  dirs_[1].release();
+  aborting_deadline_ = std::chrono::steady_clock::now() + abort_drain_limit;
+  on_abort_drain({});
+}
+
+void connection::on_abort_drain(std::error_code ec) {
+  if (ec || closed_)
+    return;
+  // The other peer learns of the failure as a reset, as it would have
+  // directly: a FIN would pass a cut answer or upload off as complete.
+  // But a reset also throws away what it has not acknowledged yet, bytes
+  // the failed side did send: so it waits (bounded) until they are.
+  auto& healthy = client_.fd() >= 0 ? client_ : backend_;
+  int unacked = 0;
+  if (healthy.fd() >= 0
+      && ::ioctl(healthy.fd(), SIOCOUTQ, &unacked) == 0 && unacked > 0
+      && std::chrono::steady_clock::now() < aborting_deadline_) {
+    timer().expires_after(abort_drain_poll);
+    timer().async_wait([self = shared_from_this()](std::error_code ec) {
+      self->on_abort_drain(ec);
+    });
+    return;
+  }
+  if (healthy.fd() >= 0) {
+    linger reset_on_close{1, 0};
+    ::setsockopt(healthy.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                 sizeof(reset_on_close));
+  }
   close();
 }
 

@@ -129,8 +129,10 @@ private:
   void start_relay();
   void do_relay(int dir);
   void on_eof(int dir);
-  /// A socket failed: closes both so that the peers see a reset.
-  void abort(std::error_code why);
+  /// A socket failed: closes it, and resets the other peer once that has
+  /// what was relayed to it.
+  void abort(socket_watch& failed, std::error_code why);
+  void on_abort_drain(std::error_code ec);
   void account(int dir, const char* data, std::size_t n);
   timer_type& timer();
   void do_idle_check();
@@ -160,6 +162,7 @@ private:
   std::unique_ptr<connect_state> connecting_;
   relay_step dirs_[2]; ///< dirs_[1] also checks the connect
   bool relaying_ = false;
+  std::chrono::steady_clock::time_point aborting_deadline_;
   std::chrono::steady_clock::time_point last_activity_;
   bool closed_ = false;
 

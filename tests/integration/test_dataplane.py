@@ -1,8 +1,10 @@
 """Data path: integrity, half-close both ways, independent directions,
 concurrency, idle timeout, -p packet dump, -d diagnostics."""
 
+import fcntl
 import socket
 import struct
+import termios
 import threading
 import time
 
@@ -241,18 +243,26 @@ def test_client_reset_after_half_close_releases_the_connection(start_balance, ba
         silent.set()
 
 
-def read_to_end(sock, timeout=5.0):
-    """Reads until EOF or an error: (bytes, "eof" or "reset")."""
+def read_to_end(sock, timeout=5.0, chunk=65536, pause=0.0):
+    """Reads until EOF or an error: (bytes, "eof" or "reset"); with `pause`,
+    as a slow reader does."""
     sock.settimeout(timeout)
     got = b""
     try:
         while True:
-            chunk = sock.recv(65536)
-            if not chunk:
+            data = sock.recv(chunk)
+            if not data:
                 return got, "eof"
-            got += chunk
+            got += data
+            if pause:
+                time.sleep(pause)
     except ConnectionResetError:
         return got, "reset"
+
+
+def unacked(sock):
+    """Bytes sent on `sock` that its peer has not acknowledged (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(sock, termios.TIOCOUTQ, b"\0" * 4))[0]
 
 
 def reset(sock):
@@ -275,6 +285,36 @@ def test_backend_reset_reaches_the_client_after_its_data(start_balance, backends
     try:
         s.sendall(b"request\n")
         assert read_to_end(s) == (b"partial answer", "reset")
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+
+
+def test_backend_reset_waits_until_a_slow_client_has_the_answer(start_balance, backends):
+    # A reset throws away what its peer has not acknowledged. The backend
+    # resets once the proxy has acknowledged its whole answer (so directly,
+    # the client would get all of it): the relay must reset the slow client
+    # only once that has everything, not drop what it still had queued.
+    answer = det_bytes(1 * MB, 13)
+
+    def answer_then_reset(c, rec):
+        c.recv(65536)
+        c.sendall(answer)
+        deadline = time.monotonic() + 10
+        while unacked(c) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        rec["unacked"] = unacked(c)
+        reset(c)
+
+    srv = backends.threaded(answer_then_reset)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port)
+    try:
+        s.sendall(b"request\n")
+        got, how = read_to_end(s, timeout=10, chunk=16384, pause=0.005)
+        assert len(got) == len(answer) and got == answer
+        assert how == "reset"
+        assert srv.wait_records(1)[0]["unacked"] == 0
     finally:
         s.close()
     wait_counters_zero(bal)
