@@ -128,7 +128,13 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   int fd =
     ::socket(remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    on_connect(last_error());
+    // Out of descriptors or memory here: no fault of the channel's, so
+    // -a must not disable it. The session tries on (and gives up if every
+    // channel fails so).
+    auto ec = last_error();
+    log::debug("cannot open a socket for client " + peer_.to_string() + ": "
+               + ec.message());
+    on_connect(ec, false);
     return;
   }
   int one = 1;
@@ -226,7 +232,7 @@ void connection::on_client_while_connecting() {
   }
 }
 
-void connection::on_connect(std::error_code ec) {
+void connection::on_connect(std::error_code ec, bool channel_at_fault) {
   auto state = std::move(connecting_);
   if (timer_)
     timer_->cancel();
@@ -240,7 +246,7 @@ void connection::on_connect(std::error_code ec) {
   }
   if (ec) {
     backend_.close();
-    guard_.fire(true);
+    guard_.fire(channel_at_fault);
     traffic_.reset();
     if (done)
       done(connect_result::failed);
@@ -287,7 +293,7 @@ void connection::do_relay(int dir) {
         return;
       }
       if (st.ec) {
-        abort(dst, st.ec);
+        on_sink_failed(dir, st.ec);
         return;
       }
       if (st.eof) {
@@ -327,7 +333,28 @@ void connection::do_relay(int dir) {
              [self = shared_from_this(), dir] { self->do_relay(dir); });
 }
 
+void connection::on_sink_failed(int dir, std::error_code ec) {
+  // The send found the peer gone, and took the error with it: what the
+  // peer sent before failing may still be queued in its socket. That goes
+  // to the other peer first; the end of it (0 now) counts as the failure.
+  auto& dead = sink(dir);
+  dirs_[dir].release();
+  dirs_[dir].finished = true;
+  failed_ = &dead;
+  failure_ = ec;
+  if (dirs_[1 - dir].finished) {
+    abort(dead, ec);
+    return;
+  }
+  dead.readable = true; // recv says what is left
+  do_relay(1 - dir);
+}
+
 void connection::on_eof(int dir) {
+  if (&source(dir) == failed_) {
+    abort(*failed_, failure_); // its last bytes are out
+    return;
+  }
   auto& st = dirs_[dir];
   st.release();
   st.finished = true;

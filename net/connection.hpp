@@ -122,13 +122,14 @@ public:
 
 private:
   static void on_events(void* self, socket_watch& side);
-  void on_connect(std::error_code ec);
+  void on_connect(std::error_code ec, bool channel_at_fault = true);
   void do_connect_timer();
   void on_connect_timer(std::error_code ec);
   void on_client_while_connecting();
   void start_relay();
   void do_relay(int dir);
   void on_eof(int dir);
+  void on_sink_failed(int dir, std::error_code ec);
   /// A socket failed: closes it, and resets the other peer once that has
   /// what was relayed to it.
   void abort(socket_watch& failed, std::error_code why);
@@ -162,6 +163,8 @@ private:
   std::unique_ptr<connect_state> connecting_;
   relay_step dirs_[2]; ///< dirs_[1] also checks the connect
   bool relaying_ = false;
+  socket_watch* failed_ = nullptr; ///< a send found its peer gone
+  std::error_code failure_;
   std::chrono::steady_clock::time_point aborting_deadline_;
   std::chrono::steady_clock::time_point last_activity_;
   bool closed_ = false;

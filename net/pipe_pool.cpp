@@ -13,10 +13,15 @@ namespace {
 
 // As many as one thread's busy bulk directions; more than that are closed.
 constexpr std::size_t max_pooled = 16;
+// Pipes lent out at once per thread (two descriptors each): enough for
+// every bulk transfer a core can move, few enough that sockets (accept,
+// backend connects) never go short of descriptors because of them.
+constexpr std::size_t max_in_use = 128;
 constexpr int pipe_size = 256 * 1024;
 
 struct thread_pool {
   std::vector<std::pair<int, int>> free;
+  std::size_t in_use = 0;
   ~thread_pool() {
     for (auto [r, w] : free) {
       ::close(r);
@@ -36,14 +41,18 @@ bool pooled_pipe::acquire() {
   if (read_fd_ >= 0)
     return true;
   auto& pool = local_pool();
+  if (pool.in_use >= max_in_use)
+    return false;
   if (!pool.free.empty()) {
     std::tie(read_fd_, write_fd_) = pool.free.back();
     pool.free.pop_back();
+    ++pool.in_use;
     return true;
   }
   int fds[2];
   if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0)
     return false;
+  ++pool.in_use;
   read_fd_ = fds[0];
   write_fd_ = fds[1];
   // Four times the default: a quarter of the splice calls per byte. The
@@ -57,6 +66,7 @@ void pooled_pipe::reset(bool holds_bytes) {
   if (read_fd_ < 0)
     return;
   auto& pool = local_pool();
+  --pool.in_use;
   if (!holds_bytes && pool.free.size() < max_pooled) {
     pool.free.emplace_back(read_fd_, write_fd_);
   } else {

@@ -10,10 +10,11 @@ public:
   pooled_pipe() = default;
   pooled_pipe(const pooled_pipe&) = delete;
   pooled_pipe& operator=(const pooled_pipe&) = delete;
-  ~pooled_pipe() { reset(false); }
+  ~pooled_pipe() { reset(true); } // not known to be empty: closed
 
   /// Takes a pipe from this thread's pool or makes one; false when none can
-  /// be had (descriptor limit): the caller copies instead.
+  /// be had (this thread's budget, the descriptor limit): the caller copies
+  /// instead.
   bool acquire();
   /// Gives the pipe back to this thread's pool; one that still holds bytes
   /// (`holds_bytes`) is closed instead, so no pipe is lent out dirty.

@@ -75,9 +75,9 @@ bool relay_step::copy_in(int fd, bool short_read_drains) {
 
 bool relay_step::splice_in(int fd) {
   buf.reset();
-  // The pipe is empty here (nothing pending), so EAGAIN can only mean an
-  // empty socket. A short splice proves nothing (the pipe may have run out
-  // of slots first): the socket counts as drained only at EAGAIN.
+  // The pipe is empty here (nothing pending), so the pipe is not what
+  // stops it. A short splice proves nothing (the pipe may have run out of
+  // slots first): the socket counts as drained only once recv says so.
   for (;;) {
     auto n = ::splice(fd, nullptr, pipe.write_fd(), nullptr, splice_request,
                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -89,16 +89,15 @@ bool relay_step::splice_in(int fd) {
     }
     if (n < 0 && errno == EINTR)
       continue;
-    if (n == 0)
-      eof = true;
-    else if (would_block(errno))
-      drained = true;
-    else {
+    pipe.reset(false);
+    if (n < 0 && !would_block(errno)) {
       ec = error_of(errno);
       aborted = true;
+      return true;
     }
-    pipe.reset(false);
-    return !drained;
+    // splice also stops at an urgent mark (0 with a FIN behind it, else
+    // EAGAIN) and may give up for want of memory: recv has the last word.
+    return copy_in(fd, false);
   }
 }
 

@@ -2,6 +2,7 @@
 concurrency, idle timeout, -p packet dump, -d diagnostics."""
 
 import fcntl
+import select
 import socket
 import struct
 import termios
@@ -320,6 +321,58 @@ def test_backend_reset_waits_until_a_slow_client_has_the_answer(start_balance, b
     wait_counters_zero(bal)
 
 
+def upload_until_the_end(sock, timeout=10.0):
+    """Uploads until the other side ends the connection, reading whatever
+    comes back: (bytes, "eof" or "reset"). One thread, reads first: a FIN
+    is seen by recv before any send could fail. A send that meets the reset
+    takes the error with it; what arrived before it is still read."""
+    sock.setblocking(False)
+    chunk = b"u" * 65536
+    got = b""
+    reset_seen = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        readable, writable, _ = select.select([sock], [] if reset_seen else [sock], [], 1.0)
+        try:
+            if readable:
+                data = sock.recv(65536)
+                if not data:
+                    return got, "reset" if reset_seen else "eof"
+                got += data
+            elif writable:
+                sock.send(chunk)
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            if readable:
+                return got, "reset"
+            reset_seen = True
+        except BrokenPipeError:
+            reset_seen = True
+    raise AssertionError(f"no end within {timeout}s, got {got!r}")
+
+
+def test_backend_answer_before_its_reset_reaches_an_uploading_client(start_balance, backends):
+    # A backend refuses an upload: answers, then closes with the upload
+    # unread (a reset). The relay's next send to it may fail before the
+    # answer waiting in its socket was read: that answer must still reach
+    # the client, and then the reset.
+    def refuse(c, rec):
+        c.recv(1024)
+        c.sendall(b"413 too large\n")
+        reset(c)
+
+    srv = backends.threaded(refuse)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    for _ in range(5):
+        s = connect(bal.port, timeout=10)
+        try:
+            assert upload_until_the_end(s) == (b"413 too large\n", "reset")
+        finally:
+            s.close()
+    wait_counters_zero(bal)
+
+
 def test_client_reset_reaches_the_backend_after_its_data(start_balance, backends):
     # The mirror image: a client that aborts mid-request must not look to
     # the backend like one that finished it (EOF-delimited uploads would be
@@ -417,6 +470,24 @@ def test_accept_survives_fd_exhaustion(start_balance, backends):
 
     wait_for(works, 10, interval=0.2, what="service after fd exhaustion")
     wait_counters_zero(bal, timeout=6)
+
+
+def test_running_out_of_descriptors_is_no_fault_of_the_channel(start_balance, backends):
+    """-a disables a channel that fails; a backend socket this process could
+    not even open (EMFILE) is not the channel failing."""
+    be = backends.echo()
+    bal = start_balance(["-d", "-a", free_listen_port(), channel(be)], rlimit_nofile=128)
+    socks = []
+    try:
+        for _ in range(150):
+            socks.append(connect(bal.port, timeout=10))
+        wait_for(lambda: "cannot open a socket" in bal.stderr(), 10,
+                 what="a backend socket refused for want of descriptors")
+    finally:
+        for s in socks:
+            s.close()
+    wait_counters_zero(bal, timeout=6)
+    assert bal.show()[0]["state"] == "ENA", "-a disabled the channel for a local EMFILE"
 
 
 # ---------------------------------------------------------------- idle timeout

@@ -184,3 +184,27 @@ TEST_CASE("a pipe still holding bytes is closed, not lent out again",
   REQUIRE(next.acquire());
   CHECK(next.read_fd() == lent); // an empty one goes back to the pool
 }
+
+TEST_CASE("a bulk direction reads on past an urgent mark with a FIN behind",
+          "[relay_step]") {
+  // splice() stops at an urgent mark and, with a FIN queued, says 0 there
+  // as if the stream had ended: the bytes after the mark must still come.
+  owned_pair in;
+  owned_pair out;
+  auto before = pattern(8192);
+  write_all(in.far, before);
+  REQUIRE(::send(in.far, "!", 1, MSG_OOB) == 1);
+  write_all(in.far, "after the mark");
+  ::shutdown(in.far, SHUT_WR);
+  std::string received;
+  std::thread reader([&] { received = read_to_eof(out.far); });
+  relay_step step;
+  step.splicing = true; // as after a full buffer
+  auto outcome = relay_until_eof(step, in.near, out.near);
+  ::shutdown(out.near, SHUT_WR);
+  reader.join();
+  step.release();
+  CHECK(outcome.eof);
+  CHECK(outcome.spliced);
+  CHECK(received == before + "after the mark"); // the urgent byte is dropped
+}
