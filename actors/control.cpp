@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "actors/limits.hpp"
+#include "net/control_preamble.hpp"
 #include "net/log.hpp"
 
 namespace balance {
@@ -45,19 +46,25 @@ void resolve_in_place(std::string& host) {
 
 } // namespace
 
-bool secret_matches(const std::string& expected, const std::string& given) {
-  if (expected.empty() || expected.size() != given.size())
-    return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < expected.size(); ++i)
-    diff |= static_cast<unsigned char>(expected[i] ^ given[i]);
-  return diff == 0;
+using net::secret_matches;
+
+// Only authenticated peers reach these actors (the control gate sees to
+// that), but a peer's messages are still not the daemon's to obey beyond
+// the typed interface: exit and error messages, down messages and anything
+// unexpected are dropped instead of ending the actor (an unblockable
+// `kill` exit is caught by the instance's watchdog, which starts a new one).
+template <class Self>
+void ignore_system_messages(Self* self) {
+  self->set_default_handler(caf::drop);
+  self->set_exit_handler([](caf::exit_msg&) {});
+  self->set_error_handler([](caf::error&) {});
+  self->set_down_handler([](caf::down_msg&) {});
 }
 
 control_actor::behavior_type control(control_pointer self,
                                      control_config config) {
   self->state.config = std::move(config);
-  self->state.started = std::chrono::steady_clock::now();
+  ignore_system_messages(self);
   return {
     [=](show_atom, const std::string& secret) -> caf::result<snapshot> {
       auto& cfg = self->state.config;
@@ -72,7 +79,7 @@ control_actor::behavior_type control(control_pointer self,
       snap.pid = static_cast<int32_t>(::getpid());
       snap.uptime_seconds = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::steady_clock::now() - self->state.started)
+          std::chrono::steady_clock::now() - cfg.started)
           .count());
       collector->pending = cfg.directory->size() + 1;
       for (auto& group : cfg.directory->actors())
@@ -154,6 +161,7 @@ namespace balance {
 control_actor::behavior_type control_front(control_actor::pointer self,
                                            control_actor inner,
                                            std::string secret) {
+  ignore_system_messages(self);
   return {
     [=](show_atom, const std::string&) {
       return self->delegate(inner, show_atom::value, secret);

@@ -21,11 +21,13 @@ struct control_config {
   /// Runs once the listener and every connection are closed by `kill`
   /// (removes the rendezvous file, tells main to exit).
   std::function<void()> on_killed;
+  /// When the instance started (uptime survives a restarted control actor).
+  std::chrono::steady_clock::time_point started =
+    std::chrono::steady_clock::now();
 };
 
 struct control_state {
   control_config config;
-  std::chrono::steady_clock::time_point started;
   bool killing = false;
   static inline const char* name = "balance.control";
 };
@@ -36,9 +38,6 @@ using control_pointer = control_actor::stateful_pointer<control_state>;
 /// connections to drain, neither of which may block a scheduler worker.
 control_actor::behavior_type control(control_pointer self,
                                      control_config config);
-
-/// Compares secrets in constant time.
-bool secret_matches(const std::string& expected, const std::string& given);
 
 } // namespace balance
 

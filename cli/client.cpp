@@ -8,15 +8,16 @@
 #include <unistd.h>
 
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
 #include <editline/readline.h>
 
+#include "actors/basp_handoff.hpp"
 #include "actors/limits.hpp"
 #include "actors/protocol.hpp"
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
 #include "cli/rendezvous.hpp"
-#include "cli/tls.hpp"
+#include "net/control_dial.hpp"
+#include "net/tls_context.hpp"
 
 namespace balance::cli {
 
@@ -28,11 +29,11 @@ constexpr int ex_noperm = 77;
 
 struct target {
   std::string label; ///< host:port, printed before each reply of a fleet
-  std::string host;
+  std::string socket; ///< local instance: its control socket
+  std::string host;   ///< remote: --control host:port
   uint16_t port = 0;
   std::string secret;
   int pid = 0; ///< known for local instances
-  tls_files tls; ///< empty: plain BASP (--control without TLS files)
 };
 
 void say(const std::string& text) {
@@ -196,19 +197,22 @@ std::optional<int> control_session::execute(const std::string& line) {
 
 std::variant<target, int> local_target(const options& opts) {
   auto name = rendezvous_name(opts.port, opts.bind_host);
-  auto path = find_rendezvous(name);
+  std::string skipped;
+  auto path = find_rendezvous(name, skipped);
   if (path.empty())
     return no_master("no instance on port " + opts.port_text
                      + (opts.bind_host.empty() ? ""
                                                : " bound to " + opts.bind_host)
-                     + " (no control file " + name + ")");
+                     + " (no control file " + name + ")"
+                     + (skipped.empty() ? "" : "; " + skipped));
   std::string error;
-  auto rv = read_rendezvous(path, error);
+  rendezvous_problem problem;
+  auto rv = read_rendezvous(path, problem, error);
   if (!rv) {
-    complain(error + (errno == EACCES
-                        ? " (the instance belongs to another user)"
-                        : ""));
-    return errno == EACCES ? ex_noperm : ex_unavailable;
+    bool denied = problem == rendezvous_problem::unreadable && errno == EACCES;
+    complain(error + (denied ? " (the instance belongs to another user)" : ""));
+    return denied || problem == rendezvous_problem::untrusted ? ex_noperm
+                                                              : ex_unavailable;
   }
   if (!process_alive(rv->pid)) {
     ::unlink(path.c_str()); // stale: the daemon died without cleaning up
@@ -217,8 +221,7 @@ std::variant<target, int> local_target(const options& opts) {
   }
   target t;
   t.label = "port " + opts.port_text;
-  t.host = rv->host;
-  t.port = rv->port;
+  t.socket = rv->socket;
   t.secret = rv->secret;
   t.pid = rv->pid;
   return t;
@@ -228,8 +231,8 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
   std::string secret;
   if (!opts.secret_file.empty()) {
     std::string error;
-    if (auto rv = read_rendezvous(opts.secret_file, error)) {
-      secret = rv->secret;
+    if (auto found = read_secret_file(opts.secret_file, error)) {
+      secret = *found;
     } else {
       complain(error);
       return ex_noperm;
@@ -252,33 +255,32 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
       t.host = t.host.substr(1, t.host.size() - 2);
     t.port = *port;
     t.secret = secret;
-    t.tls = opts.tls;
     out.push_back(std::move(t));
   }
   return out;
 }
 
-std::optional<control_actor> connect(caf::scoped_actor& self,
-                                     const caf::io::middleman_actor& mm,
-                                     const target& t,
-                                     std::string& error) {
-  std::optional<control_actor> result;
-  self->request(mm, connect_timeout, caf::connect_atom::value, t.host, t.port)
-    .receive(
-      [&](caf::node_id&, caf::strong_actor_ptr& ptr,
-          std::set<std::string>& ifs) {
-        if (!ptr)
-          error = "no control actor at " + t.label;
-        else if (!self->system().assignable<control_actor>(ifs))
-          error = "incompatible control interface at " + t.label;
-        else
-          result = caf::actor_cast<control_actor>(std::move(ptr));
-      },
-      [&](caf::error& err) {
-        error = "cannot reach the control endpoint " + t.host + ":"
-                + std::to_string(t.port) + ": " + self->system().render(err);
-      });
-  return result;
+/// Through the instance's control gate, then BASP over the same socket.
+std::optional<control_actor>
+connect(caf::scoped_actor& self, net::control_link& link, const target& t,
+        const std::shared_ptr<asio::ssl::context>& tls, std::string& error,
+        bool& refused) {
+  auto dialled = t.socket.empty()
+                   ? link.dial_tcp(t.host, t.port, t.secret, tls,
+                                   connect_timeout)
+                   : link.dial_local(t.socket, t.secret, connect_timeout);
+  refused = dialled.refused;
+  if (dialled.fd < 0) {
+    error = "cannot reach the control endpoint "
+            + (t.socket.empty() ? t.host + ":" + std::to_string(t.port)
+                                : t.socket)
+            + ": " + dialled.error;
+    return std::nullopt;
+  }
+  auto ctl = basp_connect(self, dialled.fd, connect_timeout, error);
+  if (!ctl)
+    error = "control endpoint " + t.label + ": " + error;
+  return ctl;
 }
 
 int run_interactive(control_session& session) {
@@ -328,12 +330,14 @@ int run_control(const options& opts) {
     targets = std::get<std::vector<target>>(std::move(ts));
   }
   // One TLS identity for the whole call: the operator's files for
-  // --control (local control is plain BASP on loopback).
-  auto tls_files = targets.front().tls;
-  bool tls = tls_files.any();
-  if (tls) {
-    if (auto err = validate_tls(tls_files); !err.empty()) {
-      complain(err);
+  // --control (local control goes through the instance's socket).
+  std::shared_ptr<asio::ssl::context> tls;
+  if (!opts.control_endpoints.empty() && opts.tls.any()) {
+    auto files = opts.tls;
+    std::string error;
+    tls = net::make_tls_context(files, net::tls_role::client, error);
+    if (!tls) {
+      complain(error);
       return ex_config;
     }
   }
@@ -341,22 +345,23 @@ int run_control(const options& opts) {
   cfg.set("scheduler.max-threads", 1);
   register_types(cfg);
   cfg.load<caf::io::middleman>();
-  if (tls) {
-    apply_tls(cfg, tls_files);
-    cfg.load<caf::openssl::manager>();
-  }
   caf::actor_system sys{cfg};
+  net::control_link link;
   int rc = ex_ok;
   {
     caf::scoped_actor self{sys};
-    caf::io::middleman_actor mm = tls ? sys.openssl_manager().actor_handle()
-                                      : sys.middleman().actor_handle();
     bool fleet = targets.size() > 1;
     for (auto& t : targets) {
       if (fleet)
         say("== " + t.label + " ==\n");
       std::string error;
-      auto ctl = connect(self, mm, t, error);
+      bool refused = false;
+      auto ctl = connect(self, link, t, tls, error, refused);
+      if (!ctl && refused) {
+        complain("access denied: " + error);
+        rc = ex_noperm;
+        continue;
+      }
       if (!ctl) {
         if (t.pid > 0 && !process_alive(t.pid))
           error += " (master process " + std::to_string(t.pid) + " is gone)";

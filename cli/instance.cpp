@@ -6,19 +6,20 @@
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <caf/io/all.hpp>
-#include <caf/openssl/all.hpp>
 
 #include "actors/control.hpp"
 #include "actors/limits.hpp"
 #include "actors/listener.hpp"
 #include "actors/scheduler.hpp"
 #include "cli/rendezvous.hpp"
-#include "cli/tls.hpp"
+#include "cli/control_plane.hpp"
 #include "net/log.hpp"
 #include "net/packet_dump.hpp"
+#include "net/pipe_pool.hpp"
 
 namespace balance::cli {
 
@@ -49,25 +50,14 @@ directory_ptr spawn_groups(caf::actor_system& sys, const options& opts) {
   return dir;
 }
 
-bool split_host_port(const std::string& text, std::string& host,
-                     uint16_t& port) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos)
-    return false;
-  host = text.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  auto p = net::parse_port(text.substr(colon + 1));
-  if (!p || host.empty())
-    return false;
-  port = *p;
-  return true;
-}
-
-bool is_loopback(const std::string& host) {
-  auto ep = net::parse_numeric_address(host);
-  return ep && ((!ep->v6 && ep->bytes[0] == 127)
-                || (ep->v6 && ep->address_text() == "::1"));
+// Pipes hold two descriptors each: at most a sixteenth of the limit goes
+// to them, so that sockets never go short because of the splice pool.
+void size_pools(std::size_t io_threads) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    net::set_pipe_budget(
+      std::max<std::size_t>(4, static_cast<std::size_t>(rl.rlim_cur) / 32
+                                 / std::max<std::size_t>(1, io_threads)));
 }
 
 } // namespace
@@ -85,25 +75,6 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-
-  std::string remote_host;
-  uint16_t remote_port = 0;
-  bool remote_tls = false;
-  if (!opts.control_listen.empty()) {
-    if (!split_host_port(opts.control_listen, remote_host, remote_port)) {
-      ready.fail(ex_usage, "invalid --control-listen '" + opts.control_listen
-                             + "' (want addr:port)");
-      return ex_usage;
-    }
-    remote_tls = opts.tls.any(); // validated by main before daemonising
-    if (!remote_tls && !opts.insecure_control && !is_loopback(remote_host)) {
-      ready.fail(ex_usage,
-                 "--control-listen " + opts.control_listen
-                   + " is not loopback: give --tls-cert/--tls-key/--tls-ca "
-                     "(mutual TLS) or say --insecure-control");
-      return ex_usage;
-    }
-  }
 
   std::string error;
   auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
@@ -123,14 +94,13 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   // with a condition variable wakes exactly when there is work.
   cfg.set("scheduler.policy", caf::atom("sharing"));
   register_types(cfg);
+  // The middleman opens no socket of its own: control connections come
+  // through the gate (cli/control_plane), already authenticated.
   cfg.load<caf::io::middleman>();
-  if (remote_tls) {
-    apply_tls(cfg, opts.tls); // absolute, validated by main
-    cfg.load<caf::openssl::manager>();
-  }
   caf::actor_system sys{cfg};
 
   net::io_pool pool(opts.io_threads > 0 ? opts.io_threads : default_threads());
+  size_pools(pool.size());
   std::unique_ptr<net::packet_dump> dump;
   if (opts.packet_dump)
     dump = std::make_unique<net::packet_dump>(stdout);
@@ -157,65 +127,28 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   auto lst = sys.spawn(listener, lcfg);
 
   std::atomic<bool> killed{false};
-  std::string rendezvous_path;
   control_config ccfg;
   ccfg.secret = make_secret();
   ccfg.directory = directory;
   ccfg.listener = lst;
   ccfg.registry = &registry;
-  auto remove_files = [&] {
-    if (!rendezvous_path.empty())
-      ::unlink(rendezvous_path.c_str());
-  };
-  ccfg.on_killed = [&] {
-    remove_files();
-    killed = true;
-  };
-  auto ctl = sys.spawn<caf::detached>(control, ccfg);
-
-  // Local control is plain BASP on loopback, guarded by the secret. (Mutual
-  // TLS here too was tried: CAF 0.17's TLS sessions stall under a handful
-  // of concurrent clients, which MRTG setups produce; see architecture.md.)
-  auto published = sys.middleman().publish(ctl, 0, "127.0.0.1");
-  if (!published) {
-    ready.fail(ex_oserr, "cannot publish the control actor: "
-                           + sys.render(published.error()));
+  ccfg.on_killed = [&] { killed = true; };
+  control_plane control{sys, ccfg};
+  if (auto err = control.open(opts, *path); !err.empty()) {
+    ready.fail(ex_oserr, err);
     std::_Exit(ex_oserr);
   }
-  if (!opts.control_listen.empty()) {
-    caf::expected<uint16_t> remote = caf::sec::runtime_error;
-    if (remote_tls) {
-      auto front = sys.spawn(control_front, ctl, ccfg.secret);
-      remote = caf::openssl::publish(front, remote_port, remote_host.c_str(),
-                                     true);
-    } else {
-      remote = sys.middleman().publish(ctl, remote_port, remote_host.c_str(),
-                                       true);
-    }
-    if (!remote) {
-      ready.fail(ex_oserr, "cannot publish control on "
-                             + opts.control_listen + ": "
-                             + sys.render(remote.error()));
-      std::_Exit(ex_oserr);
-    }
-  }
-
-  rendezvous rv{static_cast<int>(::getpid()), "127.0.0.1", *published,
-                ccfg.secret};
-  if (!write_rendezvous(*path, rv, error)) {
-    ready.fail(ex_oserr, error);
-    std::_Exit(ex_oserr);
-  }
-  rendezvous_path = *path;
-  log::debug("listening on port " + std::to_string(opts.port)
-             + ", control on 127.0.0.1:" + std::to_string(*published)
-             + ", control file " + rendezvous_path);
+  log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
 
   // Wait for `kill` (control actor) or a signal.
-  while (!killed) {
+  for (unsigned ticks = 1; !killed; ++ticks) {
     timespec tick{0, 100 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig <= 0 && ticks % 10 == 0 && !control.watch()) {
+      log::error("control cannot be restored: shutting down");
+      sig = SIGTERM;
+    }
     if (sig > 0 && !killed) {
       log::notice("signal " + std::to_string(sig) + ": shutting down");
       caf::scoped_actor self{sys};
@@ -224,7 +157,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
       while (registry.size() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      remove_files();
+      control.close();
       break;
     }
   }

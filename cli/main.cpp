@@ -7,11 +7,12 @@
 
 #include "actors/limits.hpp"
 #include "cli/client.hpp"
+#include "cli/control_plane.hpp"
 #include "cli/daemon.hpp"
 #include "cli/demo.hpp"
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
-#include "cli/tls.hpp"
+#include "net/tls_context.hpp"
 #include "net/acceptor.hpp"
 #include "net/log.hpp"
 
@@ -68,15 +69,23 @@ int run_daemon(options& opts) {
       return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
                   err);
   }
-  if (opts.tls.any())
-    if (auto err = validate_tls(opts.tls); !err.empty())
+  if (std::string err; (remote_control_endpoint(opts, err), !err.empty()))
+    return fail(ex_usage, err);
+  if (opts.tls.any()) {
+    std::string err;
+    if (!net::make_tls_context(opts.tls, net::tls_role::server, err))
       return fail(ex_config, err);
+  }
   std::string error;
   int listen_fd = net::open_listener(opts.bind_host, opts.port,
                                      opts.force_ipv6, error);
   if (listen_fd < 0)
     return fail(ex_oserr, error + " (port " + opts.port_text + ")");
   log::configure(opts.debug, opts.foreground);
+  auto [was, now] = raise_descriptor_limit();
+  if (was != now)
+    log::debug("descriptor limit raised from " + std::to_string(was) + " to "
+               + std::to_string(now));
   readiness ready;
   if (!opts.foreground)
     ready = daemonize(opts.packet_dump, opts.debug);

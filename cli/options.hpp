@@ -10,6 +10,7 @@
 
 #include "actors/group_policy.hpp"
 #include "net/endpoint.hpp"
+#include "net/tls_files.hpp"
 
 namespace balance::cli {
 
@@ -40,10 +41,7 @@ struct group_spec {
 
 enum class run_mode { daemon, command, interactive, demo, help, version };
 
-struct tls_files {
-  std::string cert, key, ca, passphrase_file;
-  bool any() const { return !cert.empty() || !key.empty() || !ca.empty(); }
-};
+using tls_files = net::tls_files;
 
 struct options {
   run_mode mode = run_mode::daemon;

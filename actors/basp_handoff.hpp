@@ -1,0 +1,37 @@
+// Hands sockets that the control gate (or the client's dialler) has
+// already authenticated to CAF's BASP broker, as if CAF's own doorman had
+// accepted them or its middleman had connected them. CAF never opens a
+// control socket of its own, so nothing unauthenticated reaches its parser.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <caf/fwd.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/protocol.hpp"
+
+namespace balance {
+
+/// Server side: BASP takes `fd` (owning it) and greets the peer with
+/// `whom` published under `door`. Callable from any thread.
+bool basp_accept(caf::actor_system& sys, int fd, uint16_t door,
+                 const caf::strong_actor_ptr& whom,
+                 const std::set<std::string>& interface);
+
+/// Client side: BASP takes `fd` and waits (bounded) for the server's
+/// handshake; the control actor it announces, or nullopt and `error`.
+std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
+                                          std::chrono::milliseconds timeout,
+                                          std::string& error);
+
+/// CAF 0.17's broker keeps one entry per peer node it ever met (its
+/// `spawn_servers`, never purged) and every control client is a new node:
+/// about 1.7 KB per `balance -c` call. Drops the entries of nodes that are
+/// no longer connected; call it now and then (the instance's watchdog).
+void basp_forget_departed_nodes(caf::actor_system& sys);
+
+} // namespace balance

@@ -1,0 +1,533 @@
+#include "net/control_gate.hpp"
+
+#include <array>
+#include <atomic>
+#include <future>
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include <asio/connect.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/post.hpp>
+#include <asio/read.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/write.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/control_preamble.hpp"
+#include "net/log.hpp"
+
+namespace balance::net {
+
+namespace {
+
+// Out of descriptors: wait before the next accept instead of spinning on
+// a listening socket that stays readable.
+constexpr auto accept_backoff = std::chrono::milliseconds(100);
+constexpr std::size_t relay_buffer = 8 * 1024;
+
+using local_socket = asio::local::stream_protocol::socket;
+using tcp_socket = asio::ip::tcp::socket;
+using tls_stream = asio::ssl::stream<tcp_socket>;
+
+bool out_of_resources(const std::error_code& ec) {
+  auto v = ec.value();
+  return ec.category() == asio::system_category()
+         && (v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM);
+}
+
+const char* door_name(control_door kind) {
+  switch (kind) {
+    case control_door::local: return "local";
+    case control_door::token: return "tcp";
+    case control_door::tls: return "tls";
+  }
+  return "?";
+}
+
+} // namespace
+
+class gate_session_base {
+public:
+  virtual ~gate_session_base() = default;
+  /// Closes the connection (idempotent); frees its slot at the door.
+  virtual void shut() = 0;
+};
+
+struct control_gate::impl {
+  impl(std::string s, control_handoff h, control_gate_limits l)
+    : secret(std::move(s)), handoff(std::move(h)), limits(l) {}
+
+  class door;
+
+  std::string secret;
+  control_handoff handoff;
+  control_gate_limits limits;
+  asio::io_context ctx{1};
+  asio::executor_work_guard<asio::io_context::executor_type> guard{
+    ctx.get_executor()};
+  std::thread thread;
+  // Retired doors (a re-bound local socket) stay until the gate goes: their
+  // sessions still count against them.
+  std::list<std::unique_ptr<door>> doors;
+  door* current_local = nullptr;
+  std::string local_path;
+  struct stat local_stat {};
+  std::atomic<std::size_t> active_total{0};
+  bool stopped = false;
+
+  std::unique_ptr<door> bind_local(std::string& error);
+};
+
+// -- doors --------------------------------------------------------------------
+
+class control_gate::impl::door {
+public:
+  door(impl& g, control_door k) : gate(g), kind(k), backoff_(g.ctx) {}
+  virtual ~door() = default;
+
+  /// Arms one accept unless one is outstanding or a cap is reached (then
+  /// new peers wait in the kernel's backlog, costing us nothing).
+  void maybe_accept() {
+    if (accepting_ || closed_ || pending >= gate.limits.max_pending
+        || active >= gate.limits.max_active)
+      return;
+    accepting_ = true;
+    do_accept();
+  }
+
+  void on_accept_failed(const std::error_code& ec) {
+    accepting_ = false;
+    if (closed_ || ec == asio::error::operation_aborted)
+      return;
+    if (out_of_resources(ec)) {
+      log::debug(std::string("control ") + door_name(kind) + ": accept: "
+                 + ec.message() + " (backing off)");
+      backoff_.expires_after(accept_backoff);
+      backoff_.async_wait([this](std::error_code wait_ec) {
+        if (!wait_ec)
+          maybe_accept();
+      });
+      return;
+    }
+    maybe_accept();
+  }
+
+  /// Stops accepting; with `sessions_too` also closes every connection.
+  void close(bool sessions_too) {
+    closed_ = true;
+    backoff_.cancel();
+    close_acceptor();
+    if (sessions_too) {
+      auto copy = sessions;
+      for (auto* s : copy)
+        s->shut();
+    }
+  }
+
+  impl& gate;
+  control_door kind;
+  std::size_t pending = 0;
+  std::size_t active = 0;
+  std::unordered_set<gate_session_base*> sessions;
+
+protected:
+  virtual void do_accept() = 0;
+  virtual void close_acceptor() = 0;
+  bool accepting_ = false;
+  bool closed_ = false;
+
+private:
+  asio::steady_timer backoff_;
+};
+
+// -- one connection: authenticate, then relay into BASP -----------------------
+
+namespace {
+
+template <class Stream>
+auto& lowest(Stream& s) {
+  return s.lowest_layer();
+}
+
+} // namespace
+
+template <class Stream>
+class gate_session
+  : public gate_session_base,
+    public std::enable_shared_from_this<gate_session<Stream>> {
+public:
+  using door = control_gate::impl::door;
+
+  gate_session(door& d, Stream stream)
+    : door_(d), stream_(std::move(stream)), deadline_(d.gate.ctx),
+      basp_(d.gate.ctx) {
+    door_.sessions.insert(this);
+  }
+  ~gate_session() override { door_.sessions.erase(this); }
+
+  void start() {
+    ++door_.pending;
+    phase_ = phase::authenticating;
+    deadline_.expires_after(door_.gate.limits.auth_deadline);
+    deadline_.async_wait([self = this->shared_from_this()](std::error_code ec) {
+      if (!ec && self->phase_ == phase::authenticating)
+        self->shut();
+    });
+    do_handshake();
+  }
+
+  void shut() override {
+    if (phase_ == phase::closed)
+      return;
+    if (phase_ == phase::authenticating)
+      --door_.pending;
+    else if (phase_ == phase::relaying) {
+      --door_.active;
+      --door_.gate.active_total;
+    }
+    phase_ = phase::closed;
+    std::error_code ignored;
+    deadline_.cancel();
+    lowest(stream_).close(ignored);
+    basp_.close(ignored);
+    door_.maybe_accept();
+  }
+
+private:
+  enum class phase { idle, authenticating, relaying, closed };
+
+  void do_handshake();
+
+  void do_read_preamble() {
+    // Exactly the preamble: not one byte past what authentication needs.
+    asio::async_read(stream_, asio::buffer(preamble_),
+                     [self = this->shared_from_this()](std::error_code ec,
+                                                       std::size_t n) {
+                       self->on_preamble(ec, n);
+                     });
+  }
+
+  void on_preamble(std::error_code ec, std::size_t n) {
+    if (ec || phase_ != phase::authenticating)
+      return shut();
+    auto verdict = check_preamble(preamble_.data(), n, door_.gate.secret,
+                                  door_.kind != control_door::tls);
+    if (verdict != preamble_verdict::accepted) {
+      log::debug(std::string("control ") + door_name(door_.kind)
+                 + ": refused a peer ("
+                 + (verdict == preamble_verdict::bad_magic ? "not a balance client"
+                                                           : "wrong secret")
+                 + ")");
+      return shut();
+    }
+    if (door_.active >= door_.gate.limits.max_active)
+      return shut();
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return shut();
+    std::error_code assign_ec;
+    basp_.assign(asio::local::stream_protocol(), pair[0], assign_ec);
+    if (assign_ec) {
+      ::close(pair[0]);
+      ::close(pair[1]);
+      return shut();
+    }
+    if (!door_.gate.handoff(pair[1], door_.kind))
+      return shut();
+    --door_.pending;
+    ++door_.active;
+    ++door_.gate.active_total;
+    phase_ = phase::relaying;
+    deadline_.cancel();
+    asio::async_write(stream_, asio::buffer(&preamble_accepted, 1),
+                      [self = this->shared_from_this()](std::error_code ec,
+                                                        std::size_t) {
+                        if (ec)
+                          return self->shut();
+                        self->do_relay_up();
+                        self->do_relay_down();
+                      });
+  }
+
+  // Both directions end together: the control protocol is request and
+  // reply, so a half-closed peer has nothing more to say.
+  void do_relay_up() {
+    stream_.async_read_some(
+      asio::buffer(up_), [self = this->shared_from_this()](std::error_code ec,
+                                                           std::size_t n) {
+        if (ec)
+          return self->shut();
+        asio::async_write(self->basp_, asio::buffer(self->up_.data(), n),
+                          [self](std::error_code ec, std::size_t) {
+                            if (ec)
+                              return self->shut();
+                            self->do_relay_up();
+                          });
+      });
+  }
+
+  void do_relay_down() {
+    basp_.async_read_some(
+      asio::buffer(down_),
+      [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
+        if (ec)
+          return self->shut();
+        asio::async_write(self->stream_, asio::buffer(self->down_.data(), n),
+                          [self](std::error_code ec, std::size_t) {
+                            if (ec)
+                              return self->shut();
+                            self->do_relay_down();
+                          });
+      });
+  }
+
+  door& door_;
+  Stream stream_;
+  asio::steady_timer deadline_;
+  local_socket basp_;
+  phase phase_ = phase::idle;
+  std::array<uint8_t, preamble_size> preamble_{};
+  std::array<char, relay_buffer> up_{};
+  std::array<char, relay_buffer> down_{};
+};
+
+template <>
+void gate_session<tls_stream>::do_handshake() {
+  stream_.async_handshake(asio::ssl::stream_base::server,
+                          [self = shared_from_this()](std::error_code ec) {
+                            if (ec) {
+                              log::debug("control tls: handshake refused: "
+                                         + ec.message());
+                              return self->shut();
+                            }
+                            self->do_read_preamble();
+                          });
+}
+
+template <class Stream>
+void gate_session<Stream>::do_handshake() {
+  do_read_preamble();
+}
+
+// -- the three doors ----------------------------------------------------------
+
+namespace {
+
+class local_door : public control_gate::impl::door {
+public:
+  local_door(control_gate::impl& g, asio::local::stream_protocol::acceptor a)
+    : door(g, control_door::local), acceptor_(std::move(a)) {}
+
+private:
+  void do_accept() override {
+    acceptor_.async_accept([this](std::error_code ec, local_socket peer) {
+      if (ec)
+        return on_accept_failed(ec);
+      accepting_ = false;
+      ucred cred{};
+      socklen_t len = sizeof(cred);
+      if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred,
+                       &len)
+            != 0
+          || (cred.uid != ::geteuid() && cred.uid != 0)) {
+        log::debug("control local: refused uid " + std::to_string(cred.uid));
+      } else {
+        std::make_shared<gate_session<local_socket>>(*this, std::move(peer))
+          ->start();
+      }
+      maybe_accept();
+    });
+  }
+  void close_acceptor() override {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  asio::local::stream_protocol::acceptor acceptor_;
+};
+
+class tcp_door : public control_gate::impl::door {
+public:
+  tcp_door(control_gate::impl& g, asio::ip::tcp::acceptor a,
+           std::shared_ptr<asio::ssl::context> tls)
+    : door(g, tls ? control_door::tls : control_door::token),
+      acceptor_(std::move(a)), tls_(std::move(tls)) {}
+
+private:
+  void do_accept() override {
+    acceptor_.async_accept([this](std::error_code ec, tcp_socket peer) {
+      if (ec)
+        return on_accept_failed(ec);
+      accepting_ = false;
+      std::error_code ignored;
+      peer.set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (tls_)
+        std::make_shared<gate_session<tls_stream>>(
+          *this, tls_stream(std::move(peer), *tls_))
+          ->start();
+      else
+        std::make_shared<gate_session<tcp_socket>>(*this, std::move(peer))
+          ->start();
+      maybe_accept();
+    });
+  }
+  void close_acceptor() override {
+    std::error_code ignored;
+    acceptor_.close(ignored);
+  }
+  asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<asio::ssl::context> tls_;
+};
+
+} // namespace
+
+std::unique_ptr<control_gate::impl::door>
+control_gate::impl::bind_local(std::string& error) {
+  asio::local::stream_protocol::acceptor acc(ctx);
+  std::error_code ec;
+  acc.open(asio::local::stream_protocol(), ec);
+  // A socket left by a dead instance (the caller checked no live one owns
+  // this name) would make bind fail.
+  ::unlink(local_path.c_str());
+  if (!ec)
+    acc.bind(asio::local::stream_protocol::endpoint(local_path), ec);
+  // The directory is private already; the mode keeps other users out even
+  // in a shared one (/run/balance), and SO_PEERCRED checks again.
+  if (!ec && ::chmod(local_path.c_str(), 0600) != 0)
+    ec = std::error_code(errno, std::system_category());
+  if (!ec)
+    acc.listen(128, ec);
+  if (ec || ::lstat(local_path.c_str(), &local_stat) != 0) {
+    error = "cannot listen on " + local_path + ": " + ec.message();
+    return nullptr;
+  }
+  return std::make_unique<local_door>(*this, std::move(acc));
+}
+
+// -- the gate -----------------------------------------------------------------
+
+control_gate::control_gate(std::string secret, control_handoff handoff,
+                           control_gate_limits limits)
+  : impl_(std::make_unique<impl>(std::move(secret), std::move(handoff),
+                                 limits)) {}
+
+control_gate::~control_gate() {
+  stop();
+}
+
+bool control_gate::listen_local(const std::string& path, std::string& error) {
+  impl_->local_path = path;
+  auto d = impl_->bind_local(error);
+  if (!d)
+    return false;
+  impl_->current_local = d.get();
+  impl_->doors.push_back(std::move(d));
+  return true;
+}
+
+std::optional<uint16_t>
+control_gate::listen_tcp(const endpoint& where,
+                         std::shared_ptr<asio::ssl::context> tls,
+                         std::string& error) {
+  asio::ip::tcp::acceptor acc(impl_->ctx);
+  asio::ip::address addr;
+  if (where.v6) {
+    asio::ip::address_v6::bytes_type b;
+    std::copy(where.bytes.begin(), where.bytes.end(), b.begin());
+    addr = asio::ip::address_v6(b);
+  } else {
+    asio::ip::address_v4::bytes_type b;
+    std::copy(where.bytes.begin(), where.bytes.begin() + 4, b.begin());
+    addr = asio::ip::address_v4(b);
+  }
+  asio::ip::tcp::endpoint ep(addr, where.port);
+  std::error_code ec;
+  acc.open(ep.protocol(), ec);
+  if (!ec)
+    acc.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec)
+    acc.bind(ep, ec);
+  if (!ec)
+    acc.listen(128, ec);
+  if (ec) {
+    error = ec.message();
+    return std::nullopt;
+  }
+  auto port = acc.local_endpoint(ec).port();
+  impl_->doors.push_back(
+    std::make_unique<tcp_door>(*impl_, std::move(acc), std::move(tls)));
+  return port;
+}
+
+void control_gate::start() {
+  for (auto& d : impl_->doors)
+    d->maybe_accept();
+  impl_->thread = std::thread([this] { impl_->ctx.run(); });
+}
+
+void control_gate::stop() {
+  if (!impl_ || impl_->stopped)
+    return;
+  impl_->stopped = true;
+  // Close everything on the gate's own thread, then let the context run
+  // out of work: every handler completes before a door goes away.
+  asio::post(impl_->ctx, [this] {
+    for (auto& d : impl_->doors)
+      d->close(true);
+  });
+  impl_->guard.reset();
+  if (impl_->thread.joinable())
+    impl_->thread.join();
+  else
+    impl_->ctx.run();
+  if (!impl_->local_path.empty() && impl_->current_local)
+    ::unlink(impl_->local_path.c_str());
+}
+
+bool control_gate::restore_local() {
+  auto& g = *impl_;
+  if (g.local_path.empty() || g.stopped)
+    return true;
+  struct stat now {};
+  if (::lstat(g.local_path.c_str(), &now) == 0 && now.st_ino == g.local_stat.st_ino
+      && now.st_dev == g.local_stat.st_dev)
+    return true;
+  std::promise<bool> done;
+  auto result = done.get_future();
+  asio::post(g.ctx, [&g, &done] {
+    std::string error;
+    auto d = g.bind_local(error);
+    if (!d) {
+      log::error("control: " + error);
+      done.set_value(false);
+      return;
+    }
+    if (g.current_local)
+      g.current_local->close(false); // its live sessions finish as they are
+    g.current_local = d.get();
+    g.doors.push_back(std::move(d));
+    g.current_local->maybe_accept();
+    log::notice("control socket " + g.local_path + " was removed: re-created");
+    done.set_value(true);
+  });
+  return result.get();
+}
+
+std::size_t control_gate::active() const {
+  return impl_->active_total.load();
+}
+
+} // namespace balance::net
