@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <string>
 #include <unistd.h>
 
@@ -75,6 +76,22 @@ readiness daemonize(bool keep_stdout, bool keep_stderr) {
       ::close(null);
   }
   return readiness{fds[1]};
+}
+
+std::pair<unsigned long, unsigned long> raise_descriptor_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return {0, 0};
+  auto before = static_cast<unsigned long>(rl.rlim_cur);
+  // The kernel refuses more than fs.nr_open even when the hard limit is
+  // "unlimited".
+  auto want = rl.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : rl.rlim_max;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0)
+      return {before, before};
+  }
+  return {before, static_cast<unsigned long>(rl.rlim_cur)};
 }
 
 } // namespace balance::cli

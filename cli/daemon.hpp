@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 namespace balance::cli {
 
@@ -22,5 +23,10 @@ private:
 /// Forks. The parent waits for the child's verdict and exits with it; only
 /// the child returns. stdin, and stdout/stderr unless kept, go to /dev/null.
 readiness daemonize(bool keep_stdout, bool keep_stderr);
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (a proxy's connections
+/// are its descriptors; the common soft 1024 holds about 500 of them).
+/// Returns the soft limit before and after.
+std::pair<unsigned long, unsigned long> raise_descriptor_limit();
 
 } // namespace balance::cli

@@ -1,5 +1,7 @@
 #include "net/acceptor.hpp"
 
+#include "net/pipe_pool.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <future>
@@ -174,6 +176,8 @@ void acceptor::on_readable(std::error_code ec) {
       if (err == EINTR || err == ECONNABORTED || err == EPROTO)
         continue;
       ++accept_errors_;
+      if (err == EMFILE || err == ENFILE)
+        release_idle_pipes();
       auto now = std::chrono::steady_clock::now();
       if (now - last_report_ > std::chrono::seconds(10)) {
         last_report_ = now;

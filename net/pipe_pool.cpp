@@ -15,8 +15,9 @@ namespace {
 constexpr std::size_t max_pooled = 16;
 // Pipes lent out at once per thread (two descriptors each): enough for
 // every bulk transfer a core can move, few enough that sockets (accept,
-// backend connects) never go short of descriptors because of them.
-constexpr std::size_t max_in_use = 128;
+// backend connects) never go short of descriptors because of them. At
+// most 128; less under a low descriptor limit (set_pipe_budget).
+std::size_t max_in_use = 128;
 constexpr int pipe_size = 256 * 1024;
 
 struct thread_pool {
@@ -36,6 +37,19 @@ thread_pool& local_pool() {
 }
 
 } // namespace
+
+void set_pipe_budget(std::size_t per_thread) {
+  max_in_use = per_thread < 128 ? per_thread : 128;
+}
+
+void release_idle_pipes() {
+  auto& pool = local_pool();
+  for (auto [r, w] : pool.free) {
+    ::close(r);
+    ::close(w);
+  }
+  pool.free.clear();
+}
 
 bool pooled_pipe::acquire() {
   if (read_fd_ >= 0)

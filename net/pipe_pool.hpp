@@ -2,7 +2,17 @@
 // bulk transfer moves through it, so idle connections cost no descriptors.
 #pragma once
 
+#include <cstddef>
+
 namespace balance::net {
+
+/// Pipes one thread may lend out at once (each is two descriptors); set
+/// at start from the descriptor limit, before the io threads run.
+void set_pipe_budget(std::size_t per_thread);
+
+/// Closes the calling thread's idle pipes (out of descriptors: they are
+/// better spent on sockets).
+void release_idle_pipes();
 
 /// A pipe on loan from the calling thread's pool.
 class pooled_pipe {
