@@ -61,6 +61,17 @@ def _alarm(request):
         signal.signal(signal.SIGALRM, old)
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Certificates for mutual TLS (see pki.py); skips without openssl."""
+    import shutil
+
+    from pki import make_pki
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl CLI")
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
 @pytest.fixture
 def workdir(tmp_path):
     return str(tmp_path)

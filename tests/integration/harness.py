@@ -326,9 +326,12 @@ class Balance:
         self._preexec = None
         if rlimit_nofile:
             import resource
+            # one number: soft = hard; a pair: (soft, hard)
+            limits = (tuple(rlimit_nofile) if isinstance(rlimit_nofile, (tuple, list))
+                      else (rlimit_nofile, rlimit_nofile))
 
             def _limit():
-                resource.setrlimit(resource.RLIMIT_NOFILE, (rlimit_nofile, rlimit_nofile))
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
             self._preexec = _limit
 

@@ -2,6 +2,7 @@
 signals, stale files, several instances."""
 
 import os
+import socket
 import re
 import shutil
 import signal
@@ -66,9 +67,12 @@ def test_rendezvous_file(start_balance, backends, runtime_dir):
     assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
     assert st.st_uid == os.geteuid()
     info = parse_kv_file(path)
-    assert info.get("port", "").isdigit(), f"no port= line: {info}"
-    ctl_port = int(info["port"])
-    assert is_listening(ctl_port), "the control port of the rendezvous file does not listen"
+    assert info.get("socket", "").startswith(runtime_dir + "/"), f"no socket= line: {info}"
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(info["socket"])  # the control socket accepts connections
+    finally:
+        probe.close()
     if "pid" in info:
         assert int(info["pid"]) in pids_listening(port), "pid= is not the process listening"
 
