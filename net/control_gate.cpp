@@ -109,10 +109,22 @@ public:
     do_accept();
   }
 
+  /// At a cap: withdraw the accept that is already armed, so that the
+  /// next peer waits in the backlog instead of being taken and dropped.
+  void pause_if_full() {
+    if (accepting_ && (pending >= gate.limits.max_pending
+                       || active >= gate.limits.max_active))
+      cancel_accept();
+  }
+
   void on_accept_failed(const std::error_code& ec) {
     accepting_ = false;
-    if (closed_ || ec == asio::error::operation_aborted)
+    if (closed_)
       return;
+    if (ec == asio::error::operation_aborted) {
+      maybe_accept(); // withdrawn at a cap; armed again if a slot is free
+      return;
+    }
     if (out_of_resources(ec)) {
       log::debug(std::string("control ") + door_name(kind) + ": accept: "
                  + ec.message() + " (backing off)");
@@ -146,6 +158,7 @@ public:
 
 protected:
   virtual void do_accept() = 0;
+  virtual void cancel_accept() = 0;
   virtual void close_acceptor() = 0;
   bool accepting_ = false;
   bool closed_ = false;
@@ -181,6 +194,7 @@ public:
 
   void start() {
     ++door_.pending;
+    door_.pause_if_full();
     phase_ = phase::authenticating;
     deadline_.expires_after(door_.gate.limits.auth_deadline);
     deadline_.async_wait([self = this->shared_from_this()](std::error_code ec) {
@@ -251,6 +265,7 @@ private:
     --door_.pending;
     ++door_.active;
     ++door_.gate.active_total;
+    door_.pause_if_full();
     phase_ = phase::relaying;
     deadline_.cancel();
     asio::async_write(stream_, asio::buffer(&preamble_accepted, 1),
@@ -352,6 +367,10 @@ private:
       maybe_accept();
     });
   }
+  void cancel_accept() override {
+    std::error_code ignored;
+    acceptor_.cancel(ignored);
+  }
   void close_acceptor() override {
     std::error_code ignored;
     acceptor_.close(ignored);
@@ -383,6 +402,10 @@ private:
           ->start();
       maybe_accept();
     });
+  }
+  void cancel_accept() override {
+    std::error_code ignored;
+    acceptor_.cancel(ignored);
   }
   void close_acceptor() override {
     std::error_code ignored;

@@ -139,7 +139,7 @@ def public_copy_of(binary):
     private home); returns (path, directory to remove)."""
     d = tempfile.mkdtemp(prefix="balance-bin-", dir="/tmp")
     os.chmod(d, 0o755)
-    path = os.path.join(d, "balance")
+    path = os.path.join(d, os.path.basename(binary))
     shutil.copy2(binary, path)
     os.chmod(path, 0o755)
     return path, d

@@ -41,7 +41,7 @@ def _start(start_balance, backends, door, pki=None, extra=(), **kw):
     if ctl_port:
         wait_for(lambda: is_listening(ctl_port), 10, what="the control door to listen")
         return bal, be, ("tcp", f"127.0.0.1:{ctl_port}")
-    return bal, be, ("unix", bal.rendezvous()["socket"])
+    return bal, be, ("unix", bal.rendezvous().get("socket"))
 
 
 def _assert_healthy(bal, be):
