@@ -320,8 +320,9 @@ std::string usage_text() {
 
   --control host:port        control the instance at that control endpoint
                              (repeat for a fleet; each reply is labelled)
-  --control-listen addr:port also publish the control endpoint there
-                             (needs the --tls-* files or --insecure-control)
+  --control-listen addr:port also accept control there: mutual TLS with the
+                             --tls-* files, else the secret (loopback only
+                             unless --insecure-control)
   --tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-passphrase-file FILE]
                              mutual TLS for remote control (both sides)
   --secret-file FILE         the instance's secret for a plain --control
