@@ -7,6 +7,7 @@
 
 #include "actors/limits.hpp"
 #include "cli/client.hpp"
+#include "cli/config_report.hpp"
 #include "cli/daemon.hpp"
 #include "cli/demo.hpp"
 #include "cli/instance.hpp"
@@ -77,6 +78,10 @@ int run_daemon(options& opts) {
   if (listen_fd < 0)
     return fail(ex_oserr, error + " (port " + opts.port_text + ")");
   log::configure(opts.debug, opts.foreground);
+  // As 3.54: -d first says what it was given, then what each client gets.
+  if (log::debug_enabled())
+    for (auto& line : describe_groups(opts))
+      log::debug(line);
   readiness ready;
   if (!opts.foreground)
     ready = daemonize(opts.packet_dump, opts.debug);

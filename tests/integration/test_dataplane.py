@@ -643,3 +643,28 @@ def test_debug_goes_to_stderr_with_real_client_address(start_balance, backends):
     wait_counters_zero(bal)
     wait_for(lambda: "127.0.0.7" in bal.stderr(), 3, what="-d output naming the client 127.0.0.7")
     assert bal.stdout() == "", f"-d wrote to stdout: {bal.stdout()!r}"
+
+
+def test_debug_lists_the_configuration_at_start(start_balance, backends):
+    """-d: as 3.54, the channels it was given are listed when it starts
+    (every group with its type, every channel with address:port and maxc),
+    before any client; then each connection says what it does."""
+    a, b, c = backends.echo(), backends.echo(), backends.echo()
+    bal = start_balance(["-d", free_listen_port(), channel(a), f"localhost:{b.port}:3", "%",
+                         channel(c, maxc=7)])
+    want = [
+        "balance: group 0 Hash",
+        f"balance:   channel 0 127.0.0.1:{a.port} maxc 0",
+        f"balance:   channel 1 127.0.0.1:{b.port} maxc 3 (localhost)",
+        "balance: group 1 RR",
+        f"balance:   channel 0 127.0.0.1:{c.port} maxc 7",
+    ]
+    lines = bal.stderr().splitlines()
+    assert lines[:len(want)] == want, f"-d startup lines: {lines!r}"
+    s = connect(bal.port, src="127.0.0.9")
+    try:
+        assert echo_roundtrip(s, b"x\n") == b"x\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    wait_for(lambda: "client 127.0.0.9" in bal.stderr(), 3, what="a per-connection -d line")
