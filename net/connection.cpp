@@ -282,13 +282,22 @@ void connection::do_relay(int dir) {
   auto& st = dirs_[dir];
   auto& src = source(dir);
   auto& dst = sink(dir);
+  // Bytes pending now waited (for room, or for this turn): sending them is
+  // activity that no receive times, so -T learns of it from a mark instead
+  // of a clock read per send. Later rounds send what they just received.
+  auto waiting = st.pending_bytes();
   for (int round = 0; round < rounds_per_turn; ++round) {
     if (closed_ || !relaying_ || st.finished)
       return; // (not relaying: aborted, waiting to reset the other peer)
     if (st.pending()) {
       if (!dst.writable)
         return; // on_events runs this again once the sink has room
-      if (!st.send(dst.fd())) {
+      bool all_sent = st.send(dst.fd());
+      if (waiting > 0) {
+        sent_waiting_ = sent_waiting_ || st.pending_bytes() < waiting;
+        waiting = 0;
+      }
+      if (!all_sent) {
         dst.writable = false;
         return;
       }
@@ -388,13 +397,35 @@ void connection::do_idle_check() {
 void connection::on_idle_check(std::error_code ec) {
   if (ec || closed_ || !relaying_)
     return;
-  if (std::chrono::steady_clock::now() - last_activity_
-      >= settings_->idle_timeout) {
-    log::debug("idle timeout for client " + peer_.to_string());
-    close();
-    return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_activity_ >= settings_->idle_timeout) {
+    if (!moved_unclocked()) {
+      log::debug("idle timeout for client " + peer_.to_string());
+      close();
+      return;
+    }
+    // Bytes moved at some time since the last check: counted as now, so a
+    // connection is closed no sooner than -T after its last byte (and at
+    // most twice that).
+    last_activity_ = now;
   }
   do_idle_check();
+}
+
+bool connection::moved_unclocked() {
+  // A slow reader drains the kernel's queue for seconds between two of the
+  // proxy's sends: its acknowledgements are bytes moving too.
+  bool moved = sent_waiting_;
+  sent_waiting_ = false;
+  socket_watch* sides[2] = {&client_, &backend_};
+  for (int i = 0; i < 2; ++i) {
+    int unacked = 0;
+    if (sides[i]->is_open())
+      ::ioctl(sides[i]->fd(), SIOCOUTQ, &unacked);
+    moved = moved || unacked != unacked_[i];
+    unacked_[i] = unacked;
+  }
+  return moved;
 }
 
 void connection::abort(socket_watch& failed, std::error_code why) {

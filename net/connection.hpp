@@ -138,6 +138,9 @@ private:
   timer_type& timer();
   void do_idle_check();
   void on_idle_check(std::error_code ec);
+  /// Whether bytes moved since the last idle check that no receive timed:
+  /// sends of bytes that had waited, or acknowledgements from a peer.
+  bool moved_unclocked();
 
   socket_watch& source(int dir) { return dir == 0 ? client_ : backend_; }
   socket_watch& sink(int dir) { return dir == 0 ? backend_ : client_; }
@@ -167,6 +170,8 @@ private:
   std::error_code failure_;
   std::chrono::steady_clock::time_point aborting_deadline_;
   std::chrono::steady_clock::time_point last_activity_;
+  bool sent_waiting_ = false; ///< bytes that had waited were sent (-T)
+  int unacked_[2] = {0, 0};   ///< SIOCOUTQ of each socket at the last check
   bool closed_ = false;
 
   friend class connection_registry;

@@ -544,6 +544,33 @@ def test_idle_timeout_one_direction_active(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def connect_slow_reader(port, rcvbuf=32768, timeout=10.0):
+    """A client with a small receive buffer (set before connecting, so the
+    window stays small): what it does not read stays queued in the proxy."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def test_idle_timeout_spares_a_slow_download(start_balance, backends):
+    """Idle means no byte in either direction: a client that reads a large
+    download slowly but steadily keeps it, although nothing new comes from
+    the backend for longer than -T while the proxy's queues drain to it."""
+    payload = det_bytes(6 * MB, 21)
+    srv = backends.threaded(make_bulk_handler(payload))
+    bal = start_balance(["-T", "1", free_listen_port(), channel(srv)])
+    s = connect_slow_reader(bal.port)
+    try:
+        got, how = read_to_end(s, timeout=10, chunk=65536, pause=0.05)
+    finally:
+        s.close()
+    assert (len(got), how) == (len(payload), "eof"), "-T cut a download that was still draining"
+    assert got == payload
+    wait_counters_zero(bal)
+
+
 def test_idle_timeout_zero_means_never(start_balance, backends):
     be = backends.echo()
     bal = start_balance(["-T", "0", free_listen_port(), channel(be)])
@@ -668,3 +695,4 @@ def test_debug_lists_the_configuration_at_start(start_balance, backends):
         s.close()
     wait_counters_zero(bal)
     wait_for(lambda: "client 127.0.0.9" in bal.stderr(), 3, what="a per-connection -d line")
+
