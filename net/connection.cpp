@@ -468,10 +468,34 @@ void connection::on_abort_drain(std::error_code ec) {
   close();
 }
 
+void connection::reset_owed_peers() {
+  for (int dir = 0; dir < 2; ++dir) {
+    // A direction that ended sent its FIN after its last byte: complete.
+    auto& to = sink(dir);
+    if (dirs_[dir].finished || !to.is_open())
+      continue;
+    // Owed: bytes received and not sent, sent and not acknowledged (a
+    // close would deliver them with a FIN behind), or not yet received.
+    int unacked = 0, unread = 0;
+    ::ioctl(to.fd(), SIOCOUTQ, &unacked);
+    if (source(dir).is_open())
+      ::ioctl(source(dir).fd(), SIOCINQ, &unread);
+    if (!dirs_[dir].pending() && unacked == 0 && unread == 0)
+      continue;
+    log::debug("connection of client " + peer_.to_string() + " cut: reset to "
+               + (dir == 0 ? "the backend" : "the client"));
+    linger reset_on_close{1, 0};
+    ::setsockopt(to.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                 sizeof(reset_on_close));
+  }
+}
+
 void connection::close() {
   if (closed_)
     return;
   closed_ = true;
+  if (relaying_)
+    reset_owed_peers(); // (an aborted relay has reset its peer already)
   if (timer_)
     timer_->cancel();
   client_.close(); // closing takes a socket out of the epoll set

@@ -117,7 +117,8 @@ public:
   /// (`aborted`: the connection was closed meanwhile, stop trying).
   void do_connect(const endpoint& target, release_guard guard,
                   traffic_ptr traffic, connect_handler done);
-  /// Aborts both sides (kill, no channel left for the client).
+  /// Closes both sides (kill, a signal, -T, no channel left for the
+  /// client): with a FIN, or a reset to a peer whose stream is cut short.
   void close();
 
 private:
@@ -141,6 +142,9 @@ private:
   /// Whether bytes moved since the last idle check that no receive timed:
   /// sends of bytes that had waited, or acknowledgements from a peer.
   bool moved_unclocked();
+  /// The relay is cut (kill, a signal, -T): a peer still owed bytes gets a
+  /// reset instead of a FIN that would pass the cut stream off as complete.
+  void reset_owed_peers();
 
   socket_watch& source(int dir) { return dir == 0 ? client_ : backend_; }
   socket_watch& sink(int dir) { return dir == 0 ? backend_ : client_; }

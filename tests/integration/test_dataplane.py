@@ -3,6 +3,7 @@ concurrency, idle timeout, -p packet dump, -d diagnostics."""
 
 import fcntl
 import select
+import signal
 import socket
 import struct
 import termios
@@ -696,3 +697,71 @@ def test_debug_lists_the_configuration_at_start(start_balance, backends):
     wait_counters_zero(bal)
     wait_for(lambda: "client 127.0.0.9" in bal.stderr(), 3, what="a per-connection -d line")
 
+
+# ---------------------------------------------------------------- cut transfers
+
+
+def _cut(bal, how):
+    if how == "kill":
+        rc, out, err = bal.ctl("kill")
+        assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
+    elif how == "SIGTERM":
+        bal.proc.send_signal(signal.SIGTERM)
+        bal.proc.wait(10)
+    else:  # -T: the stalled connection is idle; it ends by itself
+        wait_counters_zero(bal, timeout=6)
+
+
+@pytest.mark.parametrize("how", ["kill", "SIGTERM", "idle"])
+def test_cut_download_ends_with_a_reset(how, start_balance, backends):
+    """kill, SIGTERM and -T close connections; one whose client is still
+    owed bytes (queued in the proxy) was cut short and must not look
+    complete: the client gets a reset, not a FIN."""
+    srv = backends.threaded(make_flood_handler(64 * MB))
+    bal = start_balance((["-T", "1"] if how == "idle" else []) + [free_listen_port(), channel(srv)])
+    s = connect_slow_reader(bal.port)
+    try:
+        assert len(recv_exact(s, 65536)) == 65536
+        # The proxy has relayed far more than the client has room for: the
+        # rest waits in the proxy's socket and buffers.
+        wait_show(bal, lambda rs: rs[0]["rcvd"] >= 1 * MB, timeout=5, what="1 MB relayed")
+        _cut(bal, how)
+        got, end = read_to_end(s, timeout=10)
+        assert end == "reset", f"a download cut by {how} ended with a FIN after {len(got)} more bytes"
+    finally:
+        s.close()
+
+
+def test_cut_upload_ends_with_a_reset(start_balance, backends):
+    """The other direction: kill cuts an upload the backend has not read
+    yet; the backend must see a reset, not the end of a complete upload."""
+    go = threading.Event()
+    seen = []
+
+    def read_later(c, rec):
+        go.wait(20)
+        seen.append(read_to_end(c, timeout=10))
+
+    srv = backends.threaded(read_later)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port, timeout=10)
+    s.setblocking(False)
+    try:
+        chunk = b"u" * 65536
+
+        def uploaded():
+            try:
+                while True:
+                    s.send(chunk)
+            except BlockingIOError:
+                pass
+            return bal.show()[0]["sent"] >= 1 * MB
+
+        wait_for(uploaded, 5, what="1 MB relayed to the backend")
+        _cut(bal, "kill")
+        go.set()
+        wait_for(lambda: seen, 10, what="the backend to read to the end")
+        assert seen[0][1] == "reset", f"a cut upload ended with a FIN after {len(seen[0][0])} bytes"
+    finally:
+        go.set()
+        s.close()
