@@ -58,6 +58,18 @@ std::string check_out_bind(const std::string& host, net::endpoint& out) {
   return {};
 }
 
+// A -B address binds only sockets of its own family: one that no channel
+// shares would fail every connect, so say so now.
+std::string check_out_bind_family(const options& opts,
+                                  const net::endpoint& ep) {
+  for (auto& group : opts.groups)
+    for (auto& ch : group.channels)
+      if (ch.target.v6 == ep.v6)
+        return {};
+  return "-B " + opts.out_bind_host + " is an " + (ep.v6 ? "IPv6" : "IPv4")
+         + " address and no channel is " + (ep.v6 ? "IPv6" : "IPv4");
+}
+
 int run_daemon(options& opts) {
   if (auto r = resolve_channels(opts); std::holds_alternative<parse_error>(r)) {
     auto& err = std::get<parse_error>(r);
@@ -68,6 +80,8 @@ int run_daemon(options& opts) {
     if (auto err = check_out_bind(opts.out_bind_host, ep); !err.empty())
       return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
                   err);
+    if (auto err = check_out_bind_family(opts, ep); !err.empty())
+      return fail(ex_usage, err);
   }
   if (opts.tls.any())
     if (auto err = validate_tls(opts.tls); !err.empty())

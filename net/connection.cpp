@@ -9,6 +9,7 @@
 
 #include <asio/post.hpp>
 
+#include "net/connect_error.hpp"
 #include "net/log.hpp"
 #include "net/packet_dump.hpp"
 
@@ -141,8 +142,10 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   std::error_code ec;
+  const char* step = "epoll_ctl()";
   backend_.watch(ctx_, fd, ec);
   if (!ec && settings_->out_bind) {
+    step = "bind()";
     // Without this, bind() picks the local port before the destination is
     // known and every outgoing connection burns one of ~28k ephemeral ports.
     ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
@@ -153,12 +156,23 @@ void connection::do_connect(const endpoint& target, release_guard guard,
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0)
       ec = last_error();
   }
-  if (!ec && ::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
-      && errno != EINPROGRESS)
-    ec = last_error();
+  if (!ec) {
+    step = "connect()";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
+        && errno != EINPROGRESS)
+      ec = last_error();
+  }
   if (ec) {
-    log::debug("connect to " + target.to_string() + " failed: " + ec.message());
-    on_connect(ec);
+    // Out of ports, memory or descriptors, or a -B address this channel's
+    // family cannot use: this host failed, not the channel, so -a must not
+    // disable it. The session fails over all the same.
+    bool local = backend_.fd() < 0 || is_local_connect_error(ec.value());
+    if (local)
+      report_local_failure(target, step, ec);
+    else
+      log::debug("connect to " + target.to_string() + " failed: "
+                 + ec.message());
+    on_connect(ec, !local);
     return;
   }
   // A nearby backend has usually answered by now (on loopback the handshake
@@ -173,6 +187,25 @@ void connection::do_connect(const endpoint& target, release_guard guard,
                           + settings_->connect_timeout;
   timer().expires_at(connecting_->deadline);
   do_connect_timer();
+}
+
+void connection::report_local_failure(const endpoint& target,
+                                      const char* step, std::error_code ec) {
+  auto text = "connect to " + target.to_string() + " for client "
+              + peer_.to_string() + ": " + step + " failed here ("
+              + ec.message() + "), not the channel's fault: failing over "
+              + "without disabling it";
+  // Running out of ports fails every connect: once per 10 s per io thread
+  // as a notice, every time under -d.
+  thread_local std::chrono::steady_clock::time_point last_notice{};
+  auto now = std::chrono::steady_clock::now();
+  if (last_notice == decltype(last_notice){}
+      || now - last_notice >= std::chrono::seconds(10)) {
+    last_notice = now;
+    log::notice(text);
+  } else {
+    log::debug(text);
+  }
 }
 
 void connection::do_connect_timer() {

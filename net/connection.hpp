@@ -124,6 +124,8 @@ public:
 private:
   static void on_events(void* self, socket_watch& side);
   void on_connect(std::error_code ec, bool channel_at_fault = true);
+  void report_local_failure(const endpoint& target, const char* step,
+                            std::error_code ec);
   void do_connect_timer();
   void on_connect_timer(std::error_code ec);
   void on_client_while_connecting();

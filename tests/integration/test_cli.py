@@ -126,6 +126,21 @@ def test_outgoing_bind_address_not_local_refused(env, runtime_dir, backends, bal
     assert_nothing_started(port, runtime_dir)
 
 
+@pytest.mark.parametrize("out_bind,channel_host", [("::1", LOOP4), (LOOP4, "::1")],
+                         ids=["v6-bind-v4-channels", "v4-bind-v6-channels"])
+def test_outgoing_bind_family_no_channel_can_use_refused(out_bind, channel_host, env, runtime_dir,
+                                                         backends, balance_bin, guard_ports):
+    """A -B address of a family no channel has could never bind a connect:
+    refused at startup (64), naming it, instead of failing every client."""
+    port = free_listen_port()
+    guard_ports.append(port)
+    target = f"[{channel_host}]:80" if ":" in channel_host else f"{channel_host}:80"
+    rc, out, err = run_balance(["-B", out_bind, str(port), target, "!", target], env, timeout=20)
+    assert rc == EX_USAGE, f"-B {out_bind} with {target} channels: exit {rc}; stderr={err!r}"
+    assert f"-B {out_bind}" in err, err
+    assert_nothing_started(port, runtime_dir)
+
+
 @pytest.mark.parametrize("foreground", [False, True], ids=["daemon", "foreground"])
 def test_port_in_use_exit_71(foreground, env, runtime_dir, backends, balance_bin):
     be = backends.echo()

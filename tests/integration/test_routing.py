@@ -371,6 +371,22 @@ def test_autodisable_on_connect_timeout(start_balance, backends):
     assert rows[0]["totalc"] == 1, "an autodisabled channel was tried again"
 
 
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_autodisable_spares_a_channel_for_a_local_error(start_balance, backends):
+    """-a disables a channel that fails; a bind this host cannot do (here an
+    IPv4 -B address for an IPv6 channel: EINVAL) is not the channel failing.
+    The client fails over, the channel stays enabled, and the log says why."""
+    v6 = backends.tag("V6", host=LOOP6)
+    g = backends.tag("G")
+    bal = start_balance(["-a", "-B", "127.0.0.5", free_listen_port(), channel(v6, host=LOOP6),
+                         "!", channel(g)])
+    assert tags(bal.port, 2) == ["G", "G"]
+    rows = wait_counters_zero(bal)
+    assert rows[0]["state"] == "ENA", "-a disabled a channel for a local bind error"
+    assert rows[0]["totalc"] == 2, "the channel was not tried for the second client"
+    assert "not the channel's fault" in bal.stderr(), bal.stderr()
+
+
 # ---------------------------------------------------------------- hash groups
 
 
