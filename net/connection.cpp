@@ -255,11 +255,15 @@ void connection::on_events(void* self, socket_watch& side) {
 }
 
 void connection::on_client_while_connecting() {
-  // Bytes wait for the relay; EOF before any byte or an error means the
-  // client is gone, so its channel slot should not wait for the connect.
+  // An error (a reset) means the client is gone, so its channel slot should
+  // not wait for the connect. A FIN does not: it may be a half-close of a
+  // client that sent its request, or nothing (the server speaks first),
+  // and waits for the answer; it is forwarded once connected. (A client
+  // that closed cannot be told from that one; like HAProxy without
+  // abortonclose, it keeps its slot until the connect ends.)
   char byte;
   auto n = ::recv(client_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || (n < 0 && !would_block(errno))) {
+  if (n < 0 && !would_block(errno)) {
     log::debug("client " + peer_.to_string() + " left while connecting");
     close();
   }
