@@ -82,6 +82,7 @@ int run_daemon(options& opts) {
                   err);
     if (auto err = check_out_bind_family(opts, ep); !err.empty())
       return fail(ex_usage, err);
+    opts.out_bind = ep; // used as checked: a second lookup could differ
   }
   if (opts.tls.any())
     if (auto err = validate_tls(opts.tls); !err.empty())

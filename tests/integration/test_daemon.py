@@ -182,6 +182,33 @@ def test_daemon_sigterm_cleans_up(start_balance, backends, runtime_dir):
     _assert_gone(bal, port, runtime_dir)
 
 
+def test_sighup_ignored_under_nohup(backends, env, workdir, runtime_dir):
+    """Started under nohup (SIGHUP ignored), balance -f keeps ignoring
+    SIGHUP. Pending signals are taken lowest first, so if a SIGHUP sent just
+    before a SIGTERM counted, it would be the one that stops the instance."""
+    be = backends.echo()
+    port = free_listen_port()
+    err_path = os.path.join(workdir, "nohup.err")
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(["nohup", BALANCE_BIN, "-f", str(port), channel(be)], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: os.path.exists(rendezvous_path(runtime_dir, port)), 10,
+                 what="the instance to be ready")
+        os.kill(proc.pid, signal.SIGHUP)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    with open(err_path, errors="replace") as f:
+        text = f.read()
+    assert f"signal {int(signal.SIGTERM)}: shutting down" in text, \
+        f"a SIGHUP ignored by the caller stopped balance: {text!r}"
+
+
 @pytest.mark.parametrize("foreground", [False, True], ids=["daemon", "foreground"])
 def test_second_instance_on_same_port_leaves_first_alone(foreground, start_balance, backends, env,
                                                           runtime_dir):
