@@ -130,9 +130,12 @@ control_actor::behavior_type control(control_pointer self,
       auto& cfg = self->state.config;
       if (!secret_matches(cfg.secret, secret))
         return refused_error();
-      if (self->state.killing)
-        return static_cast<int32_t>(reply::already);
+      if (self->state.killing) {
+        log::notice("kill: already under way");
+        return static_cast<int32_t>(reply::already); // the client waits
+      }
       self->state.killing = true;
+      log::notice("kill: closing the listener");
       auto rp = self->make_response_promise<int32_t>();
       self->request(cfg.listener, ask_timeout, stop_atom::value)
         .then(
@@ -148,7 +151,14 @@ control_actor::behavior_type control(control_pointer self,
               cfg.on_killed();
             rp.deliver(static_cast<int32_t>(reply::ok));
           },
-          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+          [=](caf::error& err) mutable {
+            // An io thread too busy to close its acceptor in time: this
+            // kill failed, and says so; a later one may try again.
+            log::notice("kill: the listener did not close in time ("
+                        + self->system().render(err) + ")");
+            self->state.killing = false;
+            rp.deliver(std::move(err));
+          });
       return rp;
     },
   };

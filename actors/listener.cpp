@@ -24,13 +24,38 @@ listener(listener_actor::stateful_pointer<listener_state> self,
       std::make_unique<net::acceptor>(config.pool->at(i), fd, on_accept));
     self->state.acceptors.back()->start();
   }
+  // Closing is posted to each connection's thread; the caller waits for
+  // the registry to drain.
+  auto close_all = [=] {
+    return static_cast<uint64_t>(self->state.config.registry->close_all());
+  };
   return {
-    [=](stop_atom) {
-      // Closing is posted to each connection's thread; the caller waits
-      // for the registry to drain.
-      for (auto& a : self->state.acceptors)
-        a->stop();
-      return static_cast<uint64_t>(self->state.config.registry->close_all());
+    [=](stop_atom) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (st.stopped)
+        return close_all(); // a kill that timed out is being retried
+      auto rp = self->make_response_promise<uint64_t>();
+      st.waiting.push_back(rp);
+      if (!st.stopping) {
+        st.stopping = true;
+        st.open_acceptors = st.acceptors.size();
+        // Each io thread says when it has closed its acceptor; nothing here
+        // waits for a thread that may be busy (a blocked -p dump).
+        auto me = caf::actor_cast<listener_actor>(self);
+        for (auto& a : st.acceptors)
+          a->stop([me] { caf::anon_send(me, closed_atom::value); });
+      }
+      return rp;
+    },
+    [=](closed_atom) {
+      auto& st = self->state;
+      if (!st.stopping || st.stopped || --st.open_acceptors > 0)
+        return;
+      st.stopped = true;
+      auto closing = close_all();
+      for (auto& rp : st.waiting)
+        rp.deliver(closing); // (to a requester that gave up: dropped)
+      st.waiting.clear();
     },
     [=](show_atom) {
       uint64_t errors = 0;

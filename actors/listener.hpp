@@ -20,13 +20,23 @@ struct listener_config {
   net::connection_registry* registry = nullptr;
 };
 
+/// `stop` answers once every acceptor is closed (each on its io thread,
+/// which reports back with `closed`) and every connection has been told to
+/// close: with how many were.
 using listener_actor = caf::typed_actor<
   caf::replies_to<stop_atom>::with<uint64_t>,
+  caf::reacts_to<closed_atom>,
   caf::replies_to<show_atom>::with<uint64_t, uint64_t>>;
 
 struct listener_state {
   listener_config config;
   std::vector<std::unique_ptr<net::acceptor>> acceptors;
+  std::size_t open_acceptors = 0; ///< not yet closed once stopping
+  bool stopping = false;
+  bool stopped = false;
+  /// Every `stop` asked while the acceptors close (a timed-out kill, a
+  /// second kill, a signal); all are answered when they have.
+  std::vector<caf::typed_response_promise<uint64_t>> waiting;
   static inline const char* name = "balance.listener";
 };
 

@@ -21,6 +21,7 @@ using show_atom = caf::atom_constant<caf::atom("show")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
 
 // -- control plane (crosses the middleman) ------------------------------------
 

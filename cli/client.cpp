@@ -130,21 +130,34 @@ std::optional<int> control_session::change(const command& cmd, verb what) {
 }
 
 std::optional<int> control_session::kill() {
-  bool ok = false;
+  std::optional<int32_t> code;
   self_->request(ctl_, request_timeout, kill_atom::value, target_.secret)
-    .receive([&](int32_t) { ok = true; }, [&](caf::error& err) { fail(err); });
-  if (!ok) {
+    .receive([&](int32_t c) { code = c; }, [&](caf::error& err) { fail(err); });
+  if (!code) {
     if (failure_ == ex_noperm)
       return failure_;
     say("shutdown failed.\n");
     return ex_unavailable;
   }
-  // So that `balance -c kill P && balance P ...` works: wait (bounded)
-  // until the process is really gone.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  // `already`: another kill is under way, and it may yet fail. Either way
+  // only the process being gone says the shutdown is complete (and makes
+  // `balance -c kill P && balance P ...` work), so wait (bounded) for that;
+  // long enough, after `already`, for the other kill's listener stop and
+  // connection drain (3 s each) to run out.
+  bool in_progress = *code == static_cast<int32_t>(reply::already);
+  if (target_.pid <= 0 && in_progress) {
+    say("shutdown in progress, exiting.\n"); // a remote process: not ours to watch
+    return ex_ok;
+  }
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::chrono::seconds(in_progress ? 8 : 5);
   while (target_.pid > 0 && process_alive(target_.pid)
          && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (target_.pid > 0 && process_alive(target_.pid)) {
+    say("shutdown failed.\n");
+    return ex_unavailable;
+  }
   say("shutdown complete, exiting.\n");
   return ex_ok;
 }

@@ -1,5 +1,6 @@
 #include "cli/daemon.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -28,6 +29,12 @@ void readiness::fail(int code, const std::string& message) {
   (void)!::write(fd_, text.data(), text.size());
   ::close(fd_);
   fd_ = -1;
+}
+
+bool inherited_ignore(int sig) {
+  struct sigaction current {};
+  return ::sigaction(sig, nullptr, &current) == 0
+         && current.sa_handler == SIG_IGN;
 }
 
 readiness daemonize(bool keep_stdout, bool keep_stderr) {

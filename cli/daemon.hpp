@@ -20,6 +20,10 @@ private:
   int fd_ = -1;
 };
 
+/// Whether `sig` was ignored when the process started (nohup ignores
+/// SIGHUP, a shell's background job SIGINT): such an ignore is kept.
+bool inherited_ignore(int sig);
+
 /// Forks. The parent waits for the child's verdict and exits with it; only
 /// the child returns. stdin, and stdout/stderr unless kept, go to /dev/null.
 readiness daemonize(bool keep_stdout, bool keep_stderr);

@@ -71,8 +71,9 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGHUP);
+  for (int sig : {SIGINT, SIGHUP})
+    if (!inherited_ignore(sig)) // nohup: a blocked signal is never ignored
+      sigaddset(&stop_signals, sig);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -110,11 +111,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   settings->connect_timeout = std::chrono::seconds(opts.connect_timeout);
   settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
   settings->dump = dump.get();
-  if (!opts.out_bind_host.empty()) {
-    std::string error;
-    settings->out_bind = net::resolve_host(opts.out_bind_host,
-                                           net::family::any, error);
-  }
+  settings->out_bind = opts.out_bind; // resolved and checked by main
   auto directory = spawn_groups(sys, opts);
 
   listener_config lcfg;

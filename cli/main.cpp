@@ -7,6 +7,7 @@
 
 #include "actors/limits.hpp"
 #include "cli/client.hpp"
+#include "cli/config_report.hpp"
 #include "cli/control_plane.hpp"
 #include "cli/daemon.hpp"
 #include "cli/demo.hpp"
@@ -58,6 +59,18 @@ std::string check_out_bind(const std::string& host, net::endpoint& out) {
   return {};
 }
 
+// A -B address binds only sockets of its own family: one that no channel
+// shares would fail every connect, so say so now.
+std::string check_out_bind_family(const options& opts,
+                                  const net::endpoint& ep) {
+  for (auto& group : opts.groups)
+    for (auto& ch : group.channels)
+      if (ch.target.v6 == ep.v6)
+        return {};
+  return "-B " + opts.out_bind_host + " is an " + (ep.v6 ? "IPv6" : "IPv4")
+         + " address and no channel is " + (ep.v6 ? "IPv6" : "IPv4");
+}
+
 int run_daemon(options& opts) {
   if (auto r = resolve_channels(opts); std::holds_alternative<parse_error>(r)) {
     auto& err = std::get<parse_error>(r);
@@ -68,6 +81,9 @@ int run_daemon(options& opts) {
     if (auto err = check_out_bind(opts.out_bind_host, ep); !err.empty())
       return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
                   err);
+    if (auto err = check_out_bind_family(opts, ep); !err.empty())
+      return fail(ex_usage, err);
+    opts.out_bind = ep; // used as checked: a second lookup could differ
   }
   if (std::string err; (remote_control_endpoint(opts, err), !err.empty()))
     return fail(ex_usage, err);
@@ -82,6 +98,10 @@ int run_daemon(options& opts) {
   if (listen_fd < 0)
     return fail(ex_oserr, error + " (port " + opts.port_text + ")");
   log::configure(opts.debug, opts.foreground);
+  // As 3.54: -d first says what it was given, then what each client gets.
+  if (log::debug_enabled())
+    for (auto& line : describe_groups(opts))
+      log::debug(line);
   auto [was, now] = raise_descriptor_limit();
   if (was != now)
     log::debug("descriptor limit raised from " + std::to_string(was) + " to "

@@ -67,24 +67,33 @@ std::string option_name(int opt, char* const* argv) {
   return word.substr(0, word.find('='));
 }
 
+// A separator closes the group before it (`%`: hash, `!`: round robin)
+// and the next channel opens a new one; so a trailing separator, 3.54's
+// way to declare a single hash group (`balance 8080 a b %`), opens none.
 std::variant<std::monostate, parse_error>
 parse_groups(options& opts, const std::vector<std::string>& args) {
   opts.groups.emplace_back();
+  bool closed = false; // the last group was closed by a separator
   for (auto& arg : args) {
     if (arg == "!" || arg == "%") {
-      if (opts.groups.back().channels.empty())
+      // An empty group: two separators in a row, or one before any channel.
+      auto empty = closed ? opts.groups.size() : opts.groups.size() - 1;
+      if (closed || opts.groups.back().channels.empty())
         return parse_error{ex_unavailable,
-                           "no channels in group "
-                             + std::to_string(opts.groups.size() - 1)
+                           "no channels in group " + std::to_string(empty)
                              + " (before '" + arg + "')"};
-      if (arg == "%")
-        opts.groups.back().type = group_type::hash;
+      opts.groups.back().type =
+        arg == "%" ? group_type::hash : group_type::round_robin;
+      closed = true;
+      continue;
+    }
+    if (closed) {
       if (opts.groups.size() >= max_groups)
         return parse_error{ex_unavailable,
                            "too many groups (MAXGROUPS="
                              + std::to_string(max_groups) + ")"};
       opts.groups.emplace_back();
-      continue;
+      closed = false;
     }
     auto ch = parse_channel(arg, opts.port);
     if (auto* err = std::get_if<parse_error>(&ch))
@@ -97,14 +106,8 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
                                      + std::to_string(max_channels) + ")"};
     group.channels.push_back(std::get<channel_spec>(std::move(ch)));
   }
-  if (opts.groups.back().channels.empty()) {
-    if (opts.groups.size() == 1)
-      return usage_error("at least one channel is required");
-    return parse_error{ex_unavailable,
-                       "no channels in group "
-                         + std::to_string(opts.groups.size() - 1)
-                         + " (trailing group separator)"};
-  }
+  if (opts.groups.back().channels.empty())
+    return usage_error("at least one channel is required");
   return std::monostate{};
 }
 
@@ -317,6 +320,8 @@ std::string usage_text() {
   -T sec    idle timeout in seconds (default=0=never)
   !         separates channelgroups (declaring previous to be Round Robin)
   %         as !, but declaring previous group to be a Hash Type
+            (a trailing ! or % closes the last group: "8080 a b %" is one
+            Hash group)
 
   --control host:port        control the instance at that control endpoint
                              (repeat for a fleet; each reply is labelled)

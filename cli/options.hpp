@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -48,6 +49,8 @@ struct options {
   // -- 3.54 options
   std::string bind_host;     ///< -b
   std::string out_bind_host; ///< -B
+  /// -B resolved and checked (local, of a channel's family) once at start.
+  std::optional<net::endpoint> out_bind;
   int connect_timeout = 5;   ///< -t seconds
   int idle_timeout = 0;      ///< -T seconds, 0 = never
   bool autodisable = false;  ///< -a

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <future>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -144,15 +143,14 @@ void acceptor::start() {
   asio::post(socket_.get_executor(), [this] { do_wait(); });
 }
 
-void acceptor::stop() {
-  std::promise<void> closed;
-  asio::post(socket_.get_executor(), [this, &closed] {
+void acceptor::stop(std::function<void()> closed) {
+  asio::post(socket_.get_executor(), [this, closed = std::move(closed)] {
     std::error_code ig;
     backoff_.cancel();
     socket_.close(ig);
-    closed.set_value();
+    if (closed)
+      closed();
   });
-  closed.get_future().wait_for(std::chrono::seconds(5));
 }
 
 void acceptor::do_wait() {

@@ -44,8 +44,11 @@ public:
 
   /// Starts accepting (thread-safe: posts to the acceptor's context).
   void start();
-  /// Closes the listening socket (thread-safe); returns once closed.
-  void stop();
+  /// Closes the listening socket on the acceptor's io thread, then calls
+  /// `closed` there (thread-safe; returns at once: that thread may be busy
+  /// for longer than anyone should wait, and nothing waits on a frame that
+  /// could be gone by the time it runs). This object must outlive it.
+  void stop(std::function<void()> closed);
 
   uint64_t accept_errors() const { return accept_errors_.load(); }
 

@@ -9,6 +9,7 @@
 
 #include <asio/post.hpp>
 
+#include "net/connect_error.hpp"
 #include "net/log.hpp"
 #include "net/packet_dump.hpp"
 
@@ -141,8 +142,10 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   std::error_code ec;
+  const char* step = "epoll_ctl()";
   backend_.watch(ctx_, fd, ec);
   if (!ec && settings_->out_bind) {
+    step = "bind()";
     // Without this, bind() picks the local port before the destination is
     // known and every outgoing connection burns one of ~28k ephemeral ports.
     ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
@@ -153,12 +156,23 @@ void connection::do_connect(const endpoint& target, release_guard guard,
     if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0)
       ec = last_error();
   }
-  if (!ec && ::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
-      && errno != EINPROGRESS)
-    ec = last_error();
+  if (!ec) {
+    step = "connect()";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
+        && errno != EINPROGRESS)
+      ec = last_error();
+  }
   if (ec) {
-    log::debug("connect to " + target.to_string() + " failed: " + ec.message());
-    on_connect(ec);
+    // Out of ports, memory or descriptors, or a -B address this channel's
+    // family cannot use: this host failed, not the channel, so -a must not
+    // disable it. The session fails over all the same.
+    bool local = backend_.fd() < 0 || is_local_connect_error(ec.value());
+    if (local)
+      report_local_failure(target, step, ec);
+    else
+      log::debug("connect to " + target.to_string() + " failed: "
+                 + ec.message());
+    on_connect(ec, !local);
     return;
   }
   // A nearby backend has usually answered by now (on loopback the handshake
@@ -173,6 +187,25 @@ void connection::do_connect(const endpoint& target, release_guard guard,
                           + settings_->connect_timeout;
   timer().expires_at(connecting_->deadline);
   do_connect_timer();
+}
+
+void connection::report_local_failure(const endpoint& target,
+                                      const char* step, std::error_code ec) {
+  auto text = "connect to " + target.to_string() + " for client "
+              + peer_.to_string() + ": " + step + " failed here ("
+              + ec.message() + "), not the channel's fault: failing over "
+              + "without disabling it";
+  // Running out of ports fails every connect: once per 10 s per io thread
+  // as a notice, every time under -d.
+  thread_local std::chrono::steady_clock::time_point last_notice{};
+  auto now = std::chrono::steady_clock::now();
+  if (last_notice == decltype(last_notice){}
+      || now - last_notice >= std::chrono::seconds(10)) {
+    last_notice = now;
+    log::notice(text);
+  } else {
+    log::debug(text);
+  }
 }
 
 void connection::do_connect_timer() {
@@ -222,11 +255,15 @@ void connection::on_events(void* self, socket_watch& side) {
 }
 
 void connection::on_client_while_connecting() {
-  // Bytes wait for the relay; EOF before any byte or an error means the
-  // client is gone, so its channel slot should not wait for the connect.
+  // An error (a reset) means the client is gone, so its channel slot should
+  // not wait for the connect. A FIN does not: it may be a half-close of a
+  // client that sent its request, or nothing (the server speaks first),
+  // and waits for the answer; it is forwarded once connected. (A client
+  // that closed cannot be told from that one; like HAProxy without
+  // abortonclose, it keeps its slot until the connect ends.)
   char byte;
   auto n = ::recv(client_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0 || (n < 0 && !would_block(errno))) {
+  if (n < 0 && !would_block(errno)) {
     log::debug("client " + peer_.to_string() + " left while connecting");
     close();
   }
@@ -282,13 +319,22 @@ void connection::do_relay(int dir) {
   auto& st = dirs_[dir];
   auto& src = source(dir);
   auto& dst = sink(dir);
+  // Bytes pending now waited (for room, or for this turn): sending them is
+  // activity that no receive times, so -T learns of it from a mark instead
+  // of a clock read per send. Later rounds send what they just received.
+  auto waiting = st.pending_bytes();
   for (int round = 0; round < rounds_per_turn; ++round) {
     if (closed_ || !relaying_ || st.finished)
       return; // (not relaying: aborted, waiting to reset the other peer)
     if (st.pending()) {
       if (!dst.writable)
         return; // on_events runs this again once the sink has room
-      if (!st.send(dst.fd())) {
+      bool all_sent = st.send(dst.fd());
+      if (waiting > 0) {
+        sent_waiting_ = sent_waiting_ || st.pending_bytes() < waiting;
+        waiting = 0;
+      }
+      if (!all_sent) {
         dst.writable = false;
         return;
       }
@@ -388,13 +434,35 @@ void connection::do_idle_check() {
 void connection::on_idle_check(std::error_code ec) {
   if (ec || closed_ || !relaying_)
     return;
-  if (std::chrono::steady_clock::now() - last_activity_
-      >= settings_->idle_timeout) {
-    log::debug("idle timeout for client " + peer_.to_string());
-    close();
-    return;
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_activity_ >= settings_->idle_timeout) {
+    if (!moved_unclocked()) {
+      log::debug("idle timeout for client " + peer_.to_string());
+      close();
+      return;
+    }
+    // Bytes moved at some time since the last check: counted as now, so a
+    // connection is closed no sooner than -T after its last byte (and at
+    // most twice that).
+    last_activity_ = now;
   }
   do_idle_check();
+}
+
+bool connection::moved_unclocked() {
+  // A slow reader drains the kernel's queue for seconds between two of the
+  // proxy's sends: its acknowledgements are bytes moving too.
+  bool moved = sent_waiting_;
+  sent_waiting_ = false;
+  socket_watch* sides[2] = {&client_, &backend_};
+  for (int i = 0; i < 2; ++i) {
+    int unacked = 0;
+    if (sides[i]->is_open())
+      ::ioctl(sides[i]->fd(), SIOCOUTQ, &unacked);
+    moved = moved || unacked != unacked_[i];
+    unacked_[i] = unacked;
+  }
+  return moved;
 }
 
 void connection::abort(socket_watch& failed, std::error_code why) {
@@ -437,10 +505,34 @@ void connection::on_abort_drain(std::error_code ec) {
   close();
 }
 
+void connection::reset_owed_peers() {
+  for (int dir = 0; dir < 2; ++dir) {
+    // A direction that ended sent its FIN after its last byte: complete.
+    auto& to = sink(dir);
+    if (dirs_[dir].finished || !to.is_open())
+      continue;
+    // Owed: bytes received and not sent, sent and not acknowledged (a
+    // close would deliver them with a FIN behind), or not yet received.
+    int unacked = 0, unread = 0;
+    ::ioctl(to.fd(), SIOCOUTQ, &unacked);
+    if (source(dir).is_open())
+      ::ioctl(source(dir).fd(), SIOCINQ, &unread);
+    if (!dirs_[dir].pending() && unacked == 0 && unread == 0)
+      continue;
+    log::debug("connection of client " + peer_.to_string() + " cut: reset to "
+               + (dir == 0 ? "the backend" : "the client"));
+    linger reset_on_close{1, 0};
+    ::setsockopt(to.fd(), SOL_SOCKET, SO_LINGER, &reset_on_close,
+                 sizeof(reset_on_close));
+  }
+}
+
 void connection::close() {
   if (closed_)
     return;
   closed_ = true;
+  if (relaying_)
+    reset_owed_peers(); // (an aborted relay has reset its peer already)
   if (timer_)
     timer_->cancel();
   client_.close(); // closing takes a socket out of the epoll set

@@ -117,12 +117,15 @@ public:
   /// (`aborted`: the connection was closed meanwhile, stop trying).
   void do_connect(const endpoint& target, release_guard guard,
                   traffic_ptr traffic, connect_handler done);
-  /// Aborts both sides (kill, no channel left for the client).
+  /// Closes both sides (kill, a signal, -T, no channel left for the
+  /// client): with a FIN, or a reset to a peer whose stream is cut short.
   void close();
 
 private:
   static void on_events(void* self, socket_watch& side);
   void on_connect(std::error_code ec, bool channel_at_fault = true);
+  void report_local_failure(const endpoint& target, const char* step,
+                            std::error_code ec);
   void do_connect_timer();
   void on_connect_timer(std::error_code ec);
   void on_client_while_connecting();
@@ -138,6 +141,12 @@ private:
   timer_type& timer();
   void do_idle_check();
   void on_idle_check(std::error_code ec);
+  /// Whether bytes moved since the last idle check that no receive timed:
+  /// sends of bytes that had waited, or acknowledgements from a peer.
+  bool moved_unclocked();
+  /// The relay is cut (kill, a signal, -T): a peer still owed bytes gets a
+  /// reset instead of a FIN that would pass the cut stream off as complete.
+  void reset_owed_peers();
 
   socket_watch& source(int dir) { return dir == 0 ? client_ : backend_; }
   socket_watch& sink(int dir) { return dir == 0 ? backend_ : client_; }
@@ -167,6 +176,8 @@ private:
   std::error_code failure_;
   std::chrono::steady_clock::time_point aborting_deadline_;
   std::chrono::steady_clock::time_point last_activity_;
+  bool sent_waiting_ = false; ///< bytes that had waited were sent (-T)
+  int unacked_[2] = {0, 0};   ///< SIOCOUTQ of each socket at the last check
   bool closed_ = false;
 
   friend class connection_registry;

@@ -56,7 +56,7 @@ BAD_COMMAND_LINES = [
     ("unknown-host-in-later-group", ["{P}", "{B}", "!", "nosuchhost.invalid"], EX_DATAERR,
      "nosuchhost.invalid"),
     ("empty-group-middle", ["{P}", "{B}", "!", "!", "{B}"], EX_UNAVAILABLE, None),
-    ("empty-group-trailing-bang", ["{P}", "{B}", "!"], EX_UNAVAILABLE, None),
+    ("empty-group-two-trailing", ["{P}", "{B}", "!", "%"], EX_UNAVAILABLE, None),
     ("empty-group-leading-bang", ["{P}", "!", "{B}"], EX_UNAVAILABLE, None),
     ("empty-group-double-percent", ["{P}", "{B}", "%", "%", "{B}"], EX_UNAVAILABLE, None),
     ("listen-address-not-local", ["-b", "192.0.2.1", "{P}", "{B}"], EX_OSERR, None),
@@ -88,7 +88,7 @@ def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_
 
 
 @pytest.mark.parametrize("case", [c for c in BAD_COMMAND_LINES
-                                  if c[0] in ("unknown-host", "empty-group-trailing-bang",
+                                  if c[0] in ("unknown-host", "empty-group-two-trailing",
                                               "channel-port-junk", "channel-maxc-negative")],
                          ids=lambda c: c[0])
 def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin, guard_ports):
@@ -123,6 +123,21 @@ def test_outgoing_bind_address_not_local_refused(env, runtime_dir, backends, bal
     assert rc != 0, f"-B 192.0.2.1 accepted (exit 0); stderr={err!r}"
     assert rc > 0, f"killed by signal {-rc}"
     assert "192.0.2.1" in err, f"message does not name the -B address: {err!r}"
+    assert_nothing_started(port, runtime_dir)
+
+
+@pytest.mark.parametrize("out_bind,channel_host", [("::1", LOOP4), (LOOP4, "::1")],
+                         ids=["v6-bind-v4-channels", "v4-bind-v6-channels"])
+def test_outgoing_bind_family_no_channel_can_use_refused(out_bind, channel_host, env, runtime_dir,
+                                                         backends, balance_bin, guard_ports):
+    """A -B address of a family no channel has could never bind a connect:
+    refused at startup (64), naming it, instead of failing every client."""
+    port = free_listen_port()
+    guard_ports.append(port)
+    target = f"[{channel_host}]:80" if ":" in channel_host else f"{channel_host}:80"
+    rc, out, err = run_balance(["-B", out_bind, str(port), target, "!", target], env, timeout=20)
+    assert rc == EX_USAGE, f"-B {out_bind} with {target} channels: exit {rc}; stderr={err!r}"
+    assert f"-B {out_bind}" in err, err
     assert_nothing_started(port, runtime_dir)
 
 
@@ -262,6 +277,27 @@ def test_compat_flags_accepted(start_balance, backends):
     s = connect(bal.port)
     assert echo_roundtrip(s, b"ping\n") == b"ping\n"
     s.close()
+    wait_counters_zero(bal)
+
+
+@pytest.mark.parametrize("layout,groups", [
+    (["A", "B", "%"], [("Hash", ["A", "B"])]),
+    (["A", "B", "!"], [("RR", ["A", "B"])]),
+    (["A", "B", "!", "C", "D", "%"], [("RR", ["A", "B"]), ("Hash", ["C", "D"])]),
+], ids=["hash", "rr", "two-groups"])
+def test_trailing_separator_closes_the_last_group(layout, groups, start_balance, backends):
+    """3.54 declares a single hash group as `balance 8080 a b %`: a trailing
+    separator closes the last group (giving its type) and opens none."""
+    servers = {name: backends.tag(name) for name in layout if name not in "!%"}
+    args = [free_listen_port()] + [a if a in "!%" else channel(servers[a]) for a in layout]
+    bal = start_balance(args)
+    rows = bal.show()
+    want = [(g, kind, c, servers[name].port)
+            for g, (kind, names) in enumerate(groups) for c, name in enumerate(names)]
+    assert [(r["grp"], r["type"], r["ch"], r["port"]) for r in rows] == want
+    if groups[0][0] == "Hash":
+        # One client address, one channel: it hashes.
+        assert len({get_tag(bal.port) for _ in range(6)}) == 1
     wait_counters_zero(bal)
 
 

@@ -1,13 +1,16 @@
 """Process life cycle: daemonising, foreground, rendezvous file, kill,
 signals, stale files, several instances."""
 
+import fcntl
 import os
 import socket
 import re
 import shutil
 import signal
 import stat
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -183,6 +186,33 @@ def test_daemon_sigterm_cleans_up(start_balance, backends, runtime_dir):
     _assert_gone(bal, port, runtime_dir)
 
 
+def test_sighup_ignored_under_nohup(backends, env, workdir, runtime_dir):
+    """Started under nohup (SIGHUP ignored), balance -f keeps ignoring
+    SIGHUP. Pending signals are taken lowest first, so if a SIGHUP sent just
+    before a SIGTERM counted, it would be the one that stops the instance."""
+    be = backends.echo()
+    port = free_listen_port()
+    err_path = os.path.join(workdir, "nohup.err")
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(["nohup", BALANCE_BIN, "-f", str(port), channel(be)], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: os.path.exists(rendezvous_path(runtime_dir, port)), 10,
+                 what="the instance to be ready")
+        os.kill(proc.pid, signal.SIGHUP)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    with open(err_path, errors="replace") as f:
+        text = f.read()
+    assert f"signal {int(signal.SIGTERM)}: shutting down" in text, \
+        f"a SIGHUP ignored by the caller stopped balance: {text!r}"
+
+
 @pytest.mark.parametrize("foreground", [False, True], ids=["daemon", "foreground"])
 def test_second_instance_on_same_port_leaves_first_alone(foreground, start_balance, backends, env,
                                                           runtime_dir):
@@ -337,3 +367,112 @@ def test_same_port_different_bind_addresses(start_balance, backends, runtime_dir
     assert os.path.exists(rendezvous_path(runtime_dir, port, "127.0.0.2"))
     wait_counters_zero(bal1)
     wait_counters_zero(bal2)
+
+
+# ---------------------------------------------------------------- kill that cannot finish in time
+
+
+class StuckDaemon:
+    """A foreground balance with one io thread, stuck: its -p dump fills a
+    stdout pipe that nobody reads, so the thread blocks in write() and the
+    listener cannot close its acceptor there until the pipe is drained."""
+
+    def __init__(self, env, workdir, runtime_dir, backend):
+        self.port = free_listen_port()
+        self.runtime_dir = runtime_dir
+        self.err_path = os.path.join(workdir, "stuck.err")
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen([BALANCE_BIN, "-f", "-p", "--io-threads", "1", str(self.port),
+                                          channel(backend)], env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        self.drainer = None
+        wait_for(lambda: os.path.exists(rendezvous_path(runtime_dir, self.port)), 10,
+                 what="the instance to be ready")
+        self.client = connect(self.port)
+        self.client.setblocking(False)
+        chunk = b"d" * 65536
+        pipe_fd = self.proc.stdout.fileno()
+
+        def stuck():
+            try:
+                self.client.send(chunk)  # echoed, and dumped both ways
+            except BlockingIOError:
+                pass
+            queued = struct.unpack("i", fcntl.ioctl(pipe_fd, termios.FIONREAD, b"\0" * 4))[0]
+            return queued >= 60000  # a full pipe: the dump is blocked
+
+        wait_for(stuck, 10, what="the io thread to block on the full stdout pipe")
+
+    def stderr(self):
+        with open(self.err_path, errors="replace") as f:
+            return f.read()
+
+    def unblock(self):
+        def drain():
+            while self.proc.stdout.read(65536):
+                pass
+        self.drainer = threading.Thread(target=drain, daemon=True)
+        self.drainer.start()
+
+    def stop(self):
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        if self.drainer is None:
+            self.unblock()
+        self.drainer.join(5)
+
+
+@pytest.fixture
+def stuck_daemon(env, workdir, runtime_dir, backends):
+    d = StuckDaemon(env, workdir, runtime_dir, backends.echo())
+    yield d
+    d.stop()
+
+
+@pytest.mark.timeout_s(90)
+def test_kill_that_times_out_can_be_retried(stuck_daemon, env):
+    """A kill whose listener stop times out reports failure and leaves the
+    daemon able to try again: no later kill may claim a shutdown that is not
+    happening, and once the io thread is free a kill stops the process."""
+    d = stuck_daemon
+    for attempt in (1, 2):
+        rc, out, err = run_ctl("kill", d.port, env, timeout=20)
+        assert (rc, out) == (EX_UNAVAILABLE, "shutdown failed.\n"), \
+            f"kill #{attempt} with a stuck io thread: rc={rc} out={out!r} err={err!r}"
+        assert d.proc.poll() is None
+    d.unblock()
+    rc, out, err = run_ctl("kill", d.port, env, timeout=20)
+    assert (rc, out) == (0, "shutdown complete, exiting.\n"), (rc, out, err, d.stderr())
+    assert d.proc.wait(5) == 0
+    wait_for(lambda: port_bindable(d.port), 2, what="the port to be free")
+
+
+@pytest.mark.timeout_s(60)
+def test_kill_while_a_kill_is_under_way_waits_for_the_process(stuck_daemon, env):
+    """A second kill during the first is told `already`: it waits for the
+    process like the first one and reports what happened."""
+    d = stuck_daemon
+    first = subprocess.Popen([BALANCE_BIN, "-c", "kill", str(d.port)], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: "kill: closing the listener" in d.stderr(), 5, what="the first kill to start")
+        second = subprocess.Popen([BALANCE_BIN, "-c", "kill", str(d.port)], env=env,
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: "kill: already under way" in d.stderr(), 5,
+                     what="the second kill to be told `already`")
+            d.unblock()  # the first kill can finish now
+            out2, err2 = second.communicate(timeout=20)
+        finally:
+            if second.poll() is None:
+                second.kill()
+        out1, err1 = first.communicate(timeout=20)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert (first.returncode, out1) == (0, b"shutdown complete, exiting.\n"), (out1, err1)
+    assert (second.returncode, out2) == (0, b"shutdown complete, exiting.\n"), (out2, err2)
+    assert d.proc.wait(5) == 0

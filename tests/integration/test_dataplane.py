@@ -3,6 +3,7 @@ concurrency, idle timeout, -p packet dump, -d diagnostics."""
 
 import fcntl
 import select
+import signal
 import socket
 import struct
 import termios
@@ -544,6 +545,33 @@ def test_idle_timeout_one_direction_active(start_balance, backends):
     wait_counters_zero(bal)
 
 
+def connect_slow_reader(port, rcvbuf=32768, timeout=10.0):
+    """A client with a small receive buffer (set before connecting, so the
+    window stays small): what it does not read stays queued in the proxy."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def test_idle_timeout_spares_a_slow_download(start_balance, backends):
+    """Idle means no byte in either direction: a client that reads a large
+    download slowly but steadily keeps it, although nothing new comes from
+    the backend for longer than -T while the proxy's queues drain to it."""
+    payload = det_bytes(6 * MB, 21)
+    srv = backends.threaded(make_bulk_handler(payload))
+    bal = start_balance(["-T", "1", free_listen_port(), channel(srv)])
+    s = connect_slow_reader(bal.port)
+    try:
+        got, how = read_to_end(s, timeout=10, chunk=65536, pause=0.05)
+    finally:
+        s.close()
+    assert (len(got), how) == (len(payload), "eof"), "-T cut a download that was still draining"
+    assert got == payload
+    wait_counters_zero(bal)
+
+
 def test_idle_timeout_zero_means_never(start_balance, backends):
     be = backends.echo()
     bal = start_balance(["-T", "0", free_listen_port(), channel(be)])
@@ -643,3 +671,97 @@ def test_debug_goes_to_stderr_with_real_client_address(start_balance, backends):
     wait_counters_zero(bal)
     wait_for(lambda: "127.0.0.7" in bal.stderr(), 3, what="-d output naming the client 127.0.0.7")
     assert bal.stdout() == "", f"-d wrote to stdout: {bal.stdout()!r}"
+
+
+def test_debug_lists_the_configuration_at_start(start_balance, backends):
+    """-d: as 3.54, the channels it was given are listed when it starts
+    (every group with its type, every channel with address:port and maxc),
+    before any client; then each connection says what it does."""
+    a, b, c = backends.echo(), backends.echo(), backends.echo()
+    bal = start_balance(["-d", free_listen_port(), channel(a), f"localhost:{b.port}:3", "%",
+                         channel(c, maxc=7)])
+    want = [
+        "balance: group 0 Hash",
+        f"balance:   channel 0 127.0.0.1:{a.port} maxc 0",
+        f"balance:   channel 1 127.0.0.1:{b.port} maxc 3 (localhost)",
+        "balance: group 1 RR",
+        f"balance:   channel 0 127.0.0.1:{c.port} maxc 7",
+    ]
+    lines = bal.stderr().splitlines()
+    assert lines[:len(want)] == want, f"-d startup lines: {lines!r}"
+    s = connect(bal.port, src="127.0.0.9")
+    try:
+        assert echo_roundtrip(s, b"x\n") == b"x\n"
+    finally:
+        s.close()
+    wait_counters_zero(bal)
+    wait_for(lambda: "client 127.0.0.9" in bal.stderr(), 3, what="a per-connection -d line")
+
+
+# ---------------------------------------------------------------- cut transfers
+
+
+def _cut(bal, how):
+    if how == "kill":
+        rc, out, err = bal.ctl("kill")
+        assert rc == 0 and "shutdown complete, exiting." in out, (rc, out, err)
+    elif how == "SIGTERM":
+        bal.proc.send_signal(signal.SIGTERM)
+        bal.proc.wait(10)
+    else:  # -T: the stalled connection is idle; it ends by itself
+        wait_counters_zero(bal, timeout=6)
+
+
+@pytest.mark.parametrize("how", ["kill", "SIGTERM", "idle"])
+def test_cut_download_ends_with_a_reset(how, start_balance, backends):
+    """kill, SIGTERM and -T close connections; one whose client is still
+    owed bytes (queued in the proxy) was cut short and must not look
+    complete: the client gets a reset, not a FIN."""
+    srv = backends.threaded(make_flood_handler(64 * MB))
+    bal = start_balance((["-T", "1"] if how == "idle" else []) + [free_listen_port(), channel(srv)])
+    s = connect_slow_reader(bal.port)
+    try:
+        assert len(recv_exact(s, 65536)) == 65536
+        # The proxy has relayed far more than the client has room for: the
+        # rest waits in the proxy's socket and buffers.
+        wait_show(bal, lambda rs: rs[0]["rcvd"] >= 1 * MB, timeout=5, what="1 MB relayed")
+        _cut(bal, how)
+        got, end = read_to_end(s, timeout=10)
+        assert end == "reset", f"a download cut by {how} ended with a FIN after {len(got)} more bytes"
+    finally:
+        s.close()
+
+
+def test_cut_upload_ends_with_a_reset(start_balance, backends):
+    """The other direction: kill cuts an upload the backend has not read
+    yet; the backend must see a reset, not the end of a complete upload."""
+    go = threading.Event()
+    seen = []
+
+    def read_later(c, rec):
+        go.wait(20)
+        seen.append(read_to_end(c, timeout=10))
+
+    srv = backends.threaded(read_later)
+    bal = start_balance([free_listen_port(), channel(srv)])
+    s = connect(bal.port, timeout=10)
+    s.setblocking(False)
+    try:
+        chunk = b"u" * 65536
+
+        def uploaded():
+            try:
+                while True:
+                    s.send(chunk)
+            except BlockingIOError:
+                pass
+            return bal.show()[0]["sent"] >= 1 * MB
+
+        wait_for(uploaded, 5, what="1 MB relayed to the backend")
+        _cut(bal, "kill")
+        go.set()
+        wait_for(lambda: seen, 10, what="the backend to read to the end")
+        assert seen[0][1] == "reset", f"a cut upload ended with a FIN after {len(seen[0][0])} bytes"
+    finally:
+        go.set()
+        s.close()

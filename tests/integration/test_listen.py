@@ -1,6 +1,8 @@
 """Listening side (-b, -6, dual-stack default), IPv6 backends, -B."""
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -116,6 +118,46 @@ def test_outgoing_bind_address(start_balance, backends):
     assert get_tag(bal.port) == "A"
     assert get_tag(bal.port) == "A"
     assert [p[0] for p in be.peers] == ["127.0.0.5", "127.0.0.5"], be.peers
+    wait_counters_zero(bal)
+
+
+# getaddrinfo() answers for this name once, and fails afterwards: a -B that
+# is looked up again after the startup check would then silently be lost.
+ONE_LOOKUP_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <netdb.h>
+#include <string.h>
+
+int getaddrinfo(const char* node, const char* service,
+                const struct addrinfo* hints, struct addrinfo** res) {
+  static int calls;
+  int (*real)(const char*, const char*, const struct addrinfo*,
+              struct addrinfo**) = dlsym(RTLD_NEXT, "getaddrinfo");
+  if (node != NULL && strcmp(node, "once.balance.test") == 0)
+    return calls++ == 0 ? real("127.0.0.5", service, hints, res) : EAI_NONAME;
+  return real(node, service, hints, res);
+}
+"""
+
+
+def test_outgoing_bind_name_is_resolved_once(start_balance, backends, env, workdir):
+    """-B is resolved once at start, and that checked address is the one
+    used (a second lookup's result was used unchecked, and lost if it
+    failed)."""
+    cc = shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler for the getaddrinfo shim")
+    src = os.path.join(workdir, "one_lookup.c")
+    lib = os.path.join(workdir, "one_lookup.so")
+    with open(src, "w") as f:
+        f.write(ONE_LOOKUP_SHIM)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True, timeout=60)
+    be = backends.tag("A")
+    shimmed = dict(env, LD_PRELOAD=lib)
+    bal = start_balance(["-B", "once.balance.test", free_listen_port(), channel(be)], env=shimmed)
+    assert get_tag(bal.port) == "A"
+    assert [p[0] for p in be.peers] == ["127.0.0.5"], be.peers
     wait_counters_zero(bal)
 
 

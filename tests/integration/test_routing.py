@@ -2,6 +2,7 @@
 connect timeout, groups, maxc, autodisable, hash groups (rendezvous)."""
 
 import socket
+import struct
 import threading
 import time
 
@@ -225,18 +226,88 @@ def test_default_connect_timeout_is_5s(start_balance, backends):
 
 
 def test_abandoned_client_releases_slot_promptly(start_balance, backends):
-    """A client that hangs up while balance is still connecting (default
+    """A client that aborts while balance is still connecting (default
     -t 5, a channel that never answers): its slot must not stay taken
     until the connect timeout - c returns to 0 within a couple of seconds
-    of the last client closing, as after any traffic."""
+    of the last client leaving, as after any traffic. (A client that only
+    sends a FIN may be half-closing and waiting for an answer: see
+    test_half_close_before_the_connect_completes.)"""
     bh = backends.blackhole()
     bal = start_balance([free_listen_port(), channel(bh)])
     s = connect(bal.port)
     try:
         wait_show(bal, lambda rs: rs[0]["c"] == 1, what="the connect attempt granted")
     finally:
-        s.close()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST
     wait_counters_zero(bal, timeout=2.5)
+
+
+class SlowHandshake:
+    """A backend whose handshake completes about a second late: backlog 0
+    and one connection it does not accept yet fill its queue, so the kernel
+    drops the first SYN; release() accepts that one, and the client's
+    retransmitted SYN (after ~1 s) completes the connect. The connection
+    after it is served by `handler` (as ThreadedServer's)."""
+
+    def __init__(self, handler):
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.bind((LOOP4, 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.filler = socket.create_connection((LOOP4, self.port), timeout=2)
+        self.handler = handler
+        self.records = []
+        self.thread = None
+
+    def release(self):
+        def serve():
+            self.lsock.settimeout(10)
+            first, _ = self.lsock.accept()
+            first.close()
+            c, _ = self.lsock.accept()
+            c.settimeout(10)
+            rec = {}
+            try:
+                self.handler(c, rec)
+            finally:
+                c.close()
+                self.records.append(rec)
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.filler.close()
+        self.lsock.close()
+        if self.thread:
+            self.thread.join(5)
+
+
+@pytest.mark.parametrize("request_bytes", [b"GET / HTTP/1.0\r\n\r\n", b""], ids=["request", "no-request"])
+def test_half_close_before_the_connect_completes(request_bytes, start_balance):
+    """`printf ... | nc -N`: the client sends its request (or, to a server
+    that speaks first, nothing) and half-closes before the connect to the
+    channel has completed. That FIN is a half-close like any other: it
+    reaches the server once connected, and the client gets the answer."""
+    srv = SlowHandshake(halfclose_handler)
+    try:
+        bal = start_balance([free_listen_port(), channel(srv)])
+        s = connect(bal.port)
+        try:
+            s.sendall(request_bytes)
+            s.shutdown(socket.SHUT_WR)
+            # The first SYN went out (and was dropped) when the slot was granted.
+            wait_show(bal, lambda rs: rs[0]["totalc"] == 1, what="the connect attempt granted")
+            srv.release()
+            got = recv_all(s, 10)
+        finally:
+            s.close()
+        assert got == f"GOT {len(request_bytes)} {sha(request_bytes)}\n".encode(), \
+            "the client's early FIN cost it the answer"
+        wait_counters_zero(bal)
+    finally:
+        srv.stop()
 
 
 # ---------------------------------------------------------------- maxc
@@ -369,6 +440,22 @@ def test_autodisable_on_connect_timeout(start_balance, backends):
     assert tags(bal.port, 2) == ["B", "B"]
     rows = wait_counters_zero(bal)
     assert rows[0]["totalc"] == 1, "an autodisabled channel was tried again"
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_autodisable_spares_a_channel_for_a_local_error(start_balance, backends):
+    """-a disables a channel that fails; a bind this host cannot do (here an
+    IPv4 -B address for an IPv6 channel: EINVAL) is not the channel failing.
+    The client fails over, the channel stays enabled, and the log says why."""
+    v6 = backends.tag("V6", host=LOOP6)
+    g = backends.tag("G")
+    bal = start_balance(["-a", "-B", "127.0.0.5", free_listen_port(), channel(v6, host=LOOP6),
+                         "!", channel(g)])
+    assert tags(bal.port, 2) == ["G", "G"]
+    rows = wait_counters_zero(bal)
+    assert rows[0]["state"] == "ENA", "-a disabled a channel for a local bind error"
+    assert rows[0]["totalc"] == 2, "the channel was not tried for the second client"
+    assert "not the channel's fault" in bal.stderr(), bal.stderr()
 
 
 # ---------------------------------------------------------------- hash groups

@@ -641,11 +641,31 @@ TEST_CASE("a doubled group separator is an empty group naming its number",
   CHECK_THAT(later.message, Contains("group 2"));
 }
 
-TEST_CASE("a trailing group separator is an empty group naming its number",
+TEST_CASE("a trailing group separator closes the last group and opens none",
           "[options][groups]") {
-  for (std::string sep : {"!", "%"}) {
-    CAPTURE(sep);
-    auto err = parse_err({"80", "a", "b", sep});
+  // 3.54's way to declare a single hash group: `balance 8080 a b %`.
+  auto hash = parse_ok({"8080", "a:80", "b:80", "%"});
+  REQUIRE(hash.groups.size() == 1);
+  CHECK(hash.groups[0].type == group_type::hash);
+  CHECK(hash.groups[0].channels.size() == 2);
+
+  auto rr = parse_ok({"8080", "a:80", "b:80", "!"});
+  REQUIRE(rr.groups.size() == 1);
+  CHECK(rr.groups[0].type == group_type::round_robin);
+
+  auto two = parse_ok({"8080", "a", "b", "!", "c", "d", "%"});
+  REQUIRE(two.groups.size() == 2);
+  CHECK(two.groups[0].type == group_type::round_robin);
+  CHECK(two.groups[1].type == group_type::hash);
+  CHECK(two.groups[1].channels.size() == 2);
+}
+
+TEST_CASE("two trailing group separators are an empty group naming its number",
+          "[options][groups]") {
+  for (auto pair : std::vector<std::pair<std::string, std::string>>{
+         {"!", "!"}, {"%", "%"}, {"!", "%"}}) {
+    CAPTURE(pair.first, pair.second);
+    auto err = parse_err({"80", "a", "b", pair.first, pair.second});
     CHECK(err.code == ex_unavailable);
     CHECK_THAT(err.message, Contains("group 1"));
   }
@@ -662,6 +682,13 @@ TEST_CASE("as many groups as MAXGROUPS are accepted and one more is 69",
   REQUIRE(opts.groups.size() == max_groups);
   CHECK(opts.groups.back().channels[0].host
         == "h" + std::to_string(max_groups - 1));
+
+  // A trailing separator after the last group opens no group.
+  auto closed = args;
+  closed.push_back("%");
+  auto last_hash = parse_ok(closed);
+  REQUIRE(last_hash.groups.size() == max_groups);
+  CHECK(last_hash.groups.back().type == group_type::hash);
 
   args.push_back("!");
   args.push_back("one-too-many");
