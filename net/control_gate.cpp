@@ -342,28 +342,25 @@ void gate_session<Stream>::do_handshake() {
 
 namespace {
 
-class local_door : public control_gate::impl::door {
+/// A door over one kind of acceptor: accepts, lets `admit` check the peer
+/// and start its session, and re-arms.
+template <class Acceptor>
+class door_on : public control_gate::impl::door {
 public:
-  local_door(control_gate::impl& g, asio::local::stream_protocol::acceptor a)
-    : door(g, control_door::local), acceptor_(std::move(a)) {}
+  door_on(control_gate::impl& g, control_door k, Acceptor a)
+    : door(g, k), acceptor_(std::move(a)) {}
+
+protected:
+  using socket_type = typename Acceptor::protocol_type::socket;
+  virtual void admit(socket_type peer) = 0;
 
 private:
   void do_accept() override {
-    acceptor_.async_accept([this](std::error_code ec, local_socket peer) {
+    acceptor_.async_accept([this](std::error_code ec, socket_type peer) {
       if (ec)
         return on_accept_failed(ec);
       accepting_ = false;
-      ucred cred{};
-      socklen_t len = sizeof(cred);
-      if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred,
-                       &len)
-            != 0
-          || (cred.uid != ::geteuid() && cred.uid != 0)) {
-        log::debug("control local: refused uid " + std::to_string(cred.uid));
-      } else {
-        std::make_shared<gate_session<local_socket>>(*this, std::move(peer))
-          ->start();
-      }
+      admit(std::move(peer));
       maybe_accept();
     });
   }
@@ -375,43 +372,48 @@ private:
     std::error_code ignored;
     acceptor_.close(ignored);
   }
-  asio::local::stream_protocol::acceptor acceptor_;
+  Acceptor acceptor_;
 };
 
-class tcp_door : public control_gate::impl::door {
+class local_door : public door_on<asio::local::stream_protocol::acceptor> {
+public:
+  local_door(control_gate::impl& g, asio::local::stream_protocol::acceptor a)
+    : door_on(g, control_door::local, std::move(a)) {}
+
+private:
+  void admit(local_socket peer) override {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (::getsockopt(peer.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len)
+          != 0
+        || (cred.uid != ::geteuid() && cred.uid != 0)) {
+      log::debug("control local: refused uid " + std::to_string(cred.uid));
+      return;
+    }
+    std::make_shared<gate_session<local_socket>>(*this, std::move(peer))
+      ->start();
+  }
+};
+
+class tcp_door : public door_on<asio::ip::tcp::acceptor> {
 public:
   tcp_door(control_gate::impl& g, asio::ip::tcp::acceptor a,
            std::shared_ptr<asio::ssl::context> tls)
-    : door(g, tls ? control_door::tls : control_door::token),
-      acceptor_(std::move(a)), tls_(std::move(tls)) {}
+    : door_on(g, tls ? control_door::tls : control_door::token, std::move(a)),
+      tls_(std::move(tls)) {}
 
 private:
-  void do_accept() override {
-    acceptor_.async_accept([this](std::error_code ec, tcp_socket peer) {
-      if (ec)
-        return on_accept_failed(ec);
-      accepting_ = false;
-      std::error_code ignored;
-      peer.set_option(asio::ip::tcp::no_delay(true), ignored);
-      if (tls_)
-        std::make_shared<gate_session<tls_stream>>(
-          *this, tls_stream(std::move(peer), *tls_))
-          ->start();
-      else
-        std::make_shared<gate_session<tcp_socket>>(*this, std::move(peer))
-          ->start();
-      maybe_accept();
-    });
-  }
-  void cancel_accept() override {
+  void admit(tcp_socket peer) override {
     std::error_code ignored;
-    acceptor_.cancel(ignored);
+    peer.set_option(asio::ip::tcp::no_delay(true), ignored);
+    if (tls_)
+      std::make_shared<gate_session<tls_stream>>(
+        *this, tls_stream(std::move(peer), *tls_))
+        ->start();
+    else
+      std::make_shared<gate_session<tcp_socket>>(*this, std::move(peer))
+        ->start();
   }
-  void close_acceptor() override {
-    std::error_code ignored;
-    acceptor_.close(ignored);
-  }
-  asio::ip::tcp::acceptor acceptor_;
   std::shared_ptr<asio::ssl::context> tls_;
 };
 

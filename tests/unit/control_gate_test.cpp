@@ -61,6 +61,19 @@ struct fake_basp {
   }
 };
 
+/// A gate with its local door open in a fresh directory, running.
+struct running_gate {
+  temp_dir dir;
+  fake_basp basp;
+  std::string path = dir.path + "/ctl.sock";
+  control_gate gate;
+  explicit running_gate(control_gate_limits limits = {})
+    : gate(secret, basp.handoff(), limits) {
+    std::string error;
+    REQUIRE(gate.listen_local(path, error));
+  }
+};
+
 int raw_unix_connect(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un sa{};
@@ -112,12 +125,10 @@ TEST_CASE("the preamble carries the magic and the secret, nothing else", "[gate]
 
 TEST_CASE("the local door hands an authenticated peer to BASP and refuses the rest silently",
           "[gate]") {
-  temp_dir dir;
-  fake_basp basp;
-  control_gate gate(secret, basp.handoff());
-  std::string error;
-  auto path = dir.path + "/ctl.sock";
-  REQUIRE(gate.listen_local(path, error));
+  running_gate g;
+  auto& gate = g.gate;
+  auto& basp = g.basp;
+  auto& path = g.path;
   gate.start();
 
   control_link link;
@@ -143,14 +154,11 @@ TEST_CASE("the local door hands an authenticated peer to BASP and refuses the re
 }
 
 TEST_CASE("a silent peer is closed at the authentication deadline", "[gate]") {
-  temp_dir dir;
-  fake_basp basp;
   control_gate_limits limits;
   limits.auth_deadline = 200ms;
-  control_gate gate(secret, basp.handoff(), limits);
-  std::string error;
-  auto path = dir.path + "/ctl.sock";
-  REQUIRE(gate.listen_local(path, error));
+  running_gate g(limits);
+  auto& gate = g.gate;
+  auto& path = g.path;
   gate.start();
   int raw = raw_unix_connect(path);
   auto t0 = std::chrono::steady_clock::now();
@@ -161,15 +169,12 @@ TEST_CASE("a silent peer is closed at the authentication deadline", "[gate]") {
 }
 
 TEST_CASE("peers beyond the pending cap wait in the backlog until a slot frees", "[gate]") {
-  temp_dir dir;
-  fake_basp basp;
   control_gate_limits limits;
   limits.max_pending = 2;
   limits.auth_deadline = 300ms;
-  control_gate gate(secret, basp.handoff(), limits);
-  std::string error;
-  auto path = dir.path + "/ctl.sock";
-  REQUIRE(gate.listen_local(path, error));
+  running_gate g(limits);
+  auto& gate = g.gate;
+  auto& path = g.path;
   gate.start();
   std::vector<int> silent;
   for (int i = 0; i < 4; ++i)
@@ -186,14 +191,11 @@ TEST_CASE("peers beyond the pending cap wait in the backlog until a slot frees",
 }
 
 TEST_CASE("the active cap keeps further peers waiting until one leaves", "[gate]") {
-  temp_dir dir;
-  fake_basp basp;
   control_gate_limits limits;
   limits.max_active = 1;
-  control_gate gate(secret, basp.handoff(), limits);
-  std::string error;
-  auto path = dir.path + "/ctl.sock";
-  REQUIRE(gate.listen_local(path, error));
+  running_gate g(limits);
+  auto& gate = g.gate;
+  auto& path = g.path;
   gate.start();
   control_link link;
   auto first = link.dial_local(path, secret, 2s);
@@ -211,14 +213,13 @@ TEST_CASE("the active cap keeps further peers waiting until one leaves", "[gate]
 }
 
 TEST_CASE("the TCP door wants the secret; a removed local socket is bound again", "[gate]") {
-  temp_dir dir;
-  fake_basp basp;
-  control_gate gate(secret, basp.handoff());
-  std::string error;
-  auto path = dir.path + "/ctl.sock";
-  REQUIRE(gate.listen_local(path, error));
+  running_gate g;
+  auto& gate = g.gate;
+  auto& basp = g.basp;
+  auto& path = g.path;
   auto where = parse_numeric_address("127.0.0.1");
   REQUIRE(where);
+  std::string error;
   auto port = gate.listen_tcp(*where, nullptr, error);
   REQUIRE(port);
   gate.start();
