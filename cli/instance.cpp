@@ -15,6 +15,7 @@
 #include "actors/limits.hpp"
 #include "actors/listener.hpp"
 #include "actors/scheduler.hpp"
+#include "cli/exit.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/tls.hpp"
 #include "net/log.hpp"
@@ -180,7 +181,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   if (!published) {
     ready.fail(ex_oserr, "cannot publish the control actor: "
                            + sys.render(published.error()));
-    std::_Exit(ex_oserr);
+    exit_now(ex_oserr);
   }
   if (!opts.control_listen.empty()) {
     caf::expected<uint16_t> remote = caf::sec::runtime_error;
@@ -196,7 +197,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
       ready.fail(ex_oserr, "cannot publish control on "
                              + opts.control_listen + ": "
                              + sys.render(remote.error()));
-      std::_Exit(ex_oserr);
+      exit_now(ex_oserr);
     }
   }
 
@@ -204,7 +205,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
                 ccfg.secret};
   if (!write_rendezvous(*path, rv, error)) {
     ready.fail(ex_oserr, error);
-    std::_Exit(ex_oserr);
+    exit_now(ex_oserr);
   }
   rendezvous_path = *path;
   log::debug("listening on port " + std::to_string(opts.port)
@@ -235,7 +236,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   pool.stop();
   std::fflush(nullptr);
-  std::_Exit(ex_ok);
+  exit_now(ex_ok);
 }
 
 } // namespace balance::cli
