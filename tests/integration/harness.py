@@ -180,18 +180,51 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pid_alive(pid):
-    """True while `pid` exists and is not a zombie."""
-    if not pid:
+# Exit statuses (os.waitpid's) of the processes the harness reaped, by pid.
+# A daemon is not our child when it starts (balance forks and its parent
+# exits), but the test process is a child subreaper (become_subreaper), so
+# the kernel hands orphaned daemons to it and their status is ours to read.
+_reaped = {}
+
+
+def become_subreaper():
+    """Makes this process adopt its orphaned descendants (daemons), so that
+    their exit statuses can be checked.  False where prctl is unavailable."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_CHILD_SUBREAPER = 36
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
         return False
+
+
+def _reap(pid):
+    """Collects `pid`'s exit status if it is our exited child."""
     try:
         res = os.waitpid(pid, os.WNOHANG)
-        if res[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    except OSError:
-        pass
+    except (ChildProcessError, OSError):
+        return False
+    if res[0] == pid:
+        _reaped[pid] = res[1]
+        return True
+    return False
+
+
+def exit_status(pid):
+    """How `pid` ended, as subprocess reports it (exit code, or -signal),
+    if the harness reaped it; None when it was not our child."""
+    status = _reaped.get(pid)
+    return None if status is None else os.waitstatus_to_exitcode(status)
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie (a zombie child of ours
+    is reaped here, its status kept for exit_status)."""
+    if not pid:
+        return False
+    if _reap(pid):
+        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
@@ -201,25 +234,43 @@ def pid_alive(pid):
 
 
 def kill_pid(pid, timeout=3.0):
-    """SIGTERM, wait, SIGKILL: ends one process by its pid."""
+    """SIGTERM, wait, SIGKILL: ends one process by its pid.  Returns how it
+    was ended: "gone" (already), "term" or "kill"."""
     if not pid_alive(pid):
-        return
+        return "gone"
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
+        return "gone"
+    deadline = time.monotonic() + timeout * SLACK
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            return
+            return "term"
         time.sleep(0.02)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
+        return "term"
+    deadline = time.monotonic() + timeout * SLACK
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.02)
+    return "kill"
+
+
+def sanitizer_reports(log_dir, limit=4000):
+    """The reports sanitizer-built processes wrote under `log_dir` (ASan's
+    and UBSan's log_path files, `<prefix>.<pid>`), as one text; "" if none."""
+    texts = []
+    for name in sorted(os.listdir(log_dir)):
+        path = os.path.join(log_dir, name)
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if text.strip():
+            texts.append(f"--- {name}\n{text[:limit]}")
+    return "\n".join(texts)
 
 
 # --------------------------------------------------------------------------
@@ -323,6 +374,10 @@ class Balance:
         self.start_rc = None
         self.start_elapsed = None
         self._stopped = False
+        self.started = False  # start() succeeded: stop() checks the exit status
+        # Exit statuses stop() accepts; a test that ends an instance some
+        # other way says so here.
+        self.expected_exit = {0}
         self._preexec = None
         if rlimit_nofile:
             import resource
@@ -361,6 +416,8 @@ class Balance:
                     raise AssertionError(f"balance {' '.join(self.args)} exited {self.start_rc}; "
                                          f"stderr={self.stderr()!r}")
                 self.pid = self.find_daemon_pid()
+                _reaped.pop(self.pid, None)  # an earlier process's, if the pid was reused
+            self.started = True
         finally:
             out.close()
             err.close()
@@ -414,31 +471,47 @@ class Balance:
         return pid_alive(self.pid)
 
     def stop(self):
-        """Ends every process of this instance by pid (finalizer)."""
+        """Ends every process of this instance by pid (finalizer), then
+        checks how the instance ended: it must have exited with a status in
+        `expected_exit` (0: after SIGTERM, SIGINT or `kill`), by itself and
+        not by SIGKILL.  AssertionError naming what went wrong; every
+        process is ended first either way."""
         if self._stopped:
             return
         self._stopped = True
-        pids = set()
+        problems = []
         if self.proc is not None:
             if self.proc.poll() is None:
+                self.proc.terminate()
                 try:
-                    self.proc.terminate()
-                    self.proc.wait(3)
+                    self.proc.wait(3 * SLACK)
                 except subprocess.TimeoutExpired:
+                    problems.append(f"still running {3 * SLACK}s after SIGTERM (SIGKILLed)")
                     self.proc.kill()
                     try:
-                        self.proc.wait(3)
+                        self.proc.wait(3 * SLACK)
                     except subprocess.TimeoutExpired:
                         pass
-        if self.pid and self.proc is None:
-            pids.add(self.pid)
+            self._check_status(self.proc.returncode, problems)
+        elif self.pid:
+            if kill_pid(self.pid) == "kill":
+                problems.append(f"daemon {self.pid} still running {3 * SLACK}s after SIGTERM "
+                                "(SIGKILLed)")
+            self._check_status(exit_status(self.pid), problems)
         if self.port and not self.foreground:
             # a daemon we could not identify earlier still holds the port
             for pid in pids_listening(self.port):
                 if pid != os.getpid():
-                    pids.add(pid)
-        for pid in pids:
-            kill_pid(pid)
+                    kill_pid(pid)
+        if problems and self.started:
+            raise AssertionError(f"balance {' '.join(self.args)}: {'; '.join(problems)}; "
+                                 f"stderr={self.stderr()[-2000:]!r}")
+
+    def _check_status(self, status, problems):
+        """status: exit code or -signal (None: unknown, not our child)."""
+        if status is not None and status not in self.expected_exit:
+            how = f"killed by signal {-status}" if status < 0 else f"exited {status}"
+            problems.append(f"{how}, expected exit status {sorted(self.expected_exit)}")
 
     # -- outputs
     def stdout(self):
