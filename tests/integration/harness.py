@@ -324,14 +324,16 @@ def _bind_from_args(args):
     return None
 
 
-def run_balance(args, env, timeout=15.0, stdin_data=None):
+def run_balance(args, env, timeout=15.0, stdin_data=None, preexec_fn=None):
     """Runs balance to completion: (rc, stdout, stderr) as text.  A daemon
-    that keeps our pipes open would make this time out (AssertionError)."""
+    that keeps our pipes open would make this time out (AssertionError).
+    preexec_fn runs in the child before exec (e.g. to set a limit)."""
     cmd = [BALANCE_BIN] + [str(a) for a in args]
     try:
         p = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout,
                            input=(stdin_data.encode() if isinstance(stdin_data, str) else stdin_data),
-                           stdin=None if stdin_data is not None else subprocess.DEVNULL)
+                           stdin=None if stdin_data is not None else subprocess.DEVNULL,
+                           preexec_fn=preexec_fn)
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"{' '.join(cmd)} did not finish within {timeout}s; "
                              f"stdout={exc.stdout!r} stderr={exc.stderr!r}")

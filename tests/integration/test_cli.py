@@ -60,6 +60,8 @@ BAD_COMMAND_LINES = [
     ("empty-group-leading-bang", ["{P}", "!", "{B}"], EX_UNAVAILABLE, None),
     ("empty-group-double-percent", ["{P}", "{B}", "%", "%", "{B}"], EX_UNAVAILABLE, None),
     ("listen-address-not-local", ["-b", "192.0.2.1", "{P}", "{B}"], EX_OSERR, None),
+    ("outgoing-bind-unknown-host", ["-B", "nosuchhost.invalid", "{P}", "{B}"], EX_DATAERR,
+     "nosuchhost.invalid"),
 ]
 
 
@@ -89,7 +91,8 @@ def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_
 
 @pytest.mark.parametrize("case", [c for c in BAD_COMMAND_LINES
                                   if c[0] in ("unknown-host", "empty-group-trailing-bang",
-                                              "channel-port-junk", "channel-maxc-negative")],
+                                              "channel-port-junk", "channel-maxc-negative",
+                                              "outgoing-bind-unknown-host")],
                          ids=lambda c: c[0])
 def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin, guard_ports):
     name, template, want_rc, token = case
