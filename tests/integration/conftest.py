@@ -50,7 +50,7 @@ class _TestTimeout(Exception):
 @pytest.fixture(autouse=True)
 def _alarm(request):
     marker = request.node.get_closest_marker("timeout_s")
-    seconds = marker.args[0] if marker else TEST_TIMEOUT
+    seconds = max(1, round(harness.scaled(marker.args[0] if marker else TEST_TIMEOUT)))
 
     def on_alarm(signum, frame):
         raise _TestTimeout(f"test exceeded {seconds}s")

@@ -10,14 +10,14 @@ import pytest
 
 from harness import (EX_DATAERR, EX_OSERR, EX_UNAVAILABLE, EX_USAGE, LOOP4, channel, connect,
                      echo_roundtrip, free_listen_port, get_tag, is_listening, open_tagged,
-                     pids_listening, rendezvous_path, run_balance, wait_counters_zero)
+                     pids_listening, rendezvous_path, run_balance, scaled, wait_counters_zero)
 
 
 def assert_nothing_started(port, runtime_dir, bind=None, allowed_pids=()):
     """No balance listens on `port`, now or a moment later (a daemon forked
     before validating would bind after the parent returned), and no
     rendezvous file was left."""
-    deadline = time.monotonic() + 0.5
+    deadline = time.monotonic() + scaled(0.5)
     while True:
         pids = pids_listening(port) - set(allowed_pids)
         assert not pids, f"something listens on {port} after a refused command line (pids {pids})"

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from harness import (LOOP4, SLACK, Balance, channel, connect, echo_roundtrip, free_listen_port,
-                     is_listening, recv_line, run_balance, wait_counters_zero, wait_for)
+from harness import (LOOP4, Balance, channel, connect, echo_roundtrip, free_listen_port,
+                     is_listening, recv_line, run_balance, scaled, wait_counters_zero, wait_for)
 
 DEMO_PORT = 8888
 
@@ -67,6 +67,6 @@ def test_demo(demo_port_free, env, workdir):
         assert f"{LOOP4}:{DEMO_PORT}" in demo.stdout(), demo.stdout()
         rc, out, err = demo.ctl("kill")
         assert rc == 0 and "shutdown complete" in out, (rc, out, err)
-        demo.proc.wait(5 * SLACK)
+        demo.proc.wait(scaled(5))
     finally:
         demo.stop()
