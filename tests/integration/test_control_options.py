@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from harness import (EX_OSERR, EX_UNAVAILABLE, EX_USAGE, LOOP4, channel, connect, dead_port,
-                     echo_roundtrip, free_listen_port, free_port, parse_show, pids_listening,
-                     run_balance, run_ctl, wait_counters_zero)
+from harness import (EX_OSERR, EX_UNAVAILABLE, EX_USAGE, LOOP4, LOOP6, channel, connect, dead_port,
+                     echo_roundtrip, free_listen_port, free_port, ipv6_available, parse_show,
+                     pids_listening, run_balance, run_ctl, wait_counters_zero)
 from pki import make_pki
 
 EX_NOPERM = 77
@@ -40,7 +40,7 @@ def _start_with_control(start_balance, backends, extra=(), host=LOOP4):
     returns (instance, backend, "host:port").  Daemon mode: the start
     returns once the instance is controllable."""
     be = backends.echo()
-    endpoint = f"{host}:{free_port(LOOP4)}"
+    endpoint = f"{host}:{free_port(LOOP6 if host.startswith('[') else LOOP4)}"
     bal = start_balance(["--control-listen", endpoint] + list(extra)
                         + [free_listen_port(), channel(be)], foreground=False)
     return bal, be, endpoint
@@ -154,6 +154,15 @@ def test_secret_file_gives_plain_remote_control(start_balance, backends, env):
     # stop() checks that the instance exits 0 by itself
 
 
+@pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+def test_control_on_ipv6_loopback(start_balance, backends, env):
+    """[::1]:port on both sides: loopback, so no TLS is needed."""
+    bal, be, endpoint = _start_with_control(start_balance, backends, host=f"[{LOOP6}]")
+    rc, out, err = _remote("show", [endpoint], env, ["--secret-file", bal.rendezvous_path()])
+    assert rc == 0, (rc, out, err)
+    assert [r["port"] for r in parse_show(out)] == [be.port], out
+
+
 # -- several --control targets --------------------------------------------------
 
 @needs_openssl
@@ -244,6 +253,8 @@ BAD_TLS = [
     ("server-missing-key", "server", {"key": "MISSING"}, "MISSING"),
     ("server-garbage-cert", "server", {"cert": "garbage"}, "garbage"),
     ("server-cert-only", "server", {"key": None, "ca": None}, "--tls-key"),
+    ("server-key-of-another-cert", "server", {"key": "client_key"}, "client_key"),
+    ("server-garbage-ca", "server", {"ca": "garbage"}, "garbage"),
     ("server-wrong-passphrase", "server",
      {"key": "server_key_encrypted", "passphrase": "wrong_passphrase"}, "server_key_encrypted"),
     ("server-no-passphrase", "server", {"key": "server_key_encrypted"}, "server_key_encrypted"),

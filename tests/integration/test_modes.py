@@ -2,10 +2,11 @@
 backends behind 127.0.0.1:8888, in the foreground)."""
 
 import re
+import socket
 
 import pytest
 
-from harness import (LOOP4, Balance, channel, connect, echo_roundtrip, free_listen_port,
+from harness import (EX_OSERR, LOOP4, Balance, channel, connect, echo_roundtrip, free_listen_port,
                      is_listening, recv_line, run_balance, scaled, wait_counters_zero, wait_for)
 
 DEMO_PORT = 8888
@@ -70,3 +71,19 @@ def test_demo(demo_port_free, env, workdir):
         demo.proc.wait(scaled(5))
     finally:
         demo.stop()
+
+
+def test_demo_port_taken(env):
+    """--demo needs 127.0.0.1:8888: taken, it says so and exits 71."""
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        try:
+            blocker.bind((LOOP4, DEMO_PORT))
+            blocker.listen(1)
+        except OSError:
+            pass  # taken by something else already: just as good
+        rc, out, err = run_balance(["--demo"], env)
+        assert rc == EX_OSERR, (rc, out, err)
+        assert str(DEMO_PORT) in err, err
+    finally:
+        blocker.close()
