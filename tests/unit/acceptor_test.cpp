@@ -63,8 +63,9 @@ struct descriptor_hog {
 
 } // namespace
 
+// Tagged: not run in the sanitizer build (see tests/CMakeLists.txt).
 TEST_CASE("out of descriptors the acceptor backs off, then resumes",
-          "[acceptor]") {
+          "[acceptor][fd-exhaustion]") {
   std::string error;
   int listen_fd = balance::net::open_listener("127.0.0.1", 0, false, error);
   REQUIRE(listen_fd >= 0);
