@@ -14,6 +14,7 @@
 #include "actors/limits.hpp"
 #include "actors/protocol.hpp"
 #include "cli/commands.hpp"
+#include "cli/exit.hpp"
 #include "cli/format.hpp"
 #include "cli/rendezvous.hpp"
 #include "net/control_dial.hpp"
@@ -397,7 +398,7 @@ int run_control(const options& opts) {
   }
   std::fflush(stdout);
   // Skip the actor system's teardown (it may wait on middleman peers).
-  std::_Exit(rc);
+  exit_now(rc);
 }
 
 } // namespace balance::cli

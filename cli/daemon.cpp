@@ -8,6 +8,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "cli/exit.hpp"
 #include "cli/options.hpp"
 
 namespace balance::cli {
@@ -59,13 +60,13 @@ readiness daemonize(bool keep_stdout, bool keep_stderr) {
     }
     if (verdict.empty()) {
       std::fprintf(stderr, "balance: the daemon exited during startup\n");
-      std::_Exit(ex_oserr);
+      exit_now(ex_oserr);
     }
     int code = std::atoi(verdict.c_str());
     auto space = verdict.find(' ');
     if (code != 0 && space != std::string::npos)
       std::fprintf(stderr, "balance: %s", verdict.substr(space + 1).c_str());
-    std::_Exit(code);
+    exit_now(code);
   }
   ::close(fds[0]);
   ::setsid();

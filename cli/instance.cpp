@@ -15,6 +15,7 @@
 #include "actors/limits.hpp"
 #include "actors/listener.hpp"
 #include "actors/scheduler.hpp"
+#include "cli/exit.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/control_plane.hpp"
 #include "net/log.hpp"
@@ -133,7 +134,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   control_plane control{sys, ccfg};
   if (auto err = control.open(opts, *path); !err.empty()) {
     ready.fail(ex_oserr, err);
-    std::_Exit(ex_oserr);
+    exit_now(ex_oserr);
   }
   log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
@@ -165,7 +166,7 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   pool.stop();
   std::fflush(nullptr);
-  std::_Exit(ex_ok);
+  exit_now(ex_ok);
 }
 
 } // namespace balance::cli

@@ -22,6 +22,9 @@ TEST_TIMEOUT = int(os.environ.get("BALANCE_TEST_TIMEOUT", "60"))
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "timeout_s(n): per-test alarm in seconds")
+    # Daemons are handed to us when their parent exits: their exit statuses
+    # are checked when they are stopped (harness.Balance.stop).
+    harness.become_subreaper()
     # 500 concurrent connections need ~1000 fds here and in balance.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = 16384 if hard == resource.RLIM_INFINITY else min(hard, 16384)
@@ -47,7 +50,7 @@ class _TestTimeout(Exception):
 @pytest.fixture(autouse=True)
 def _alarm(request):
     marker = request.node.get_closest_marker("timeout_s")
-    seconds = marker.args[0] if marker else TEST_TIMEOUT
+    seconds = max(1, round(harness.scaled(marker.args[0] if marker else TEST_TIMEOUT)))
 
     def on_alarm(signum, frame):
         raise _TestTimeout(f"test exceeded {seconds}s")
@@ -70,6 +73,36 @@ def pki(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("no openssl CLI")
     return make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+SANITIZER_OPTION_VARS = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+
+@pytest.fixture(autouse=True)
+def _sanitizer_reports(tmp_path):
+    """In a sanitizer build every balance process this test starts writes
+    its reports to files here (a daemon's stderr is /dev/null), and a test
+    whose processes left one fails with it.  Autouse, so set up before
+    `env` copies os.environ and torn down after every instance is stopped.
+    (Harmless for an uninstrumented binary: it ignores these variables.)"""
+    logs = tmp_path / "sanitizer"
+    logs.mkdir()
+    saved = {k: os.environ.get(k) for k in SANITIZER_OPTION_VARS}
+    for k in SANITIZER_OPTION_VARS:
+        prefix = k.split("_")[0].lower()
+        os.environ[k] = ":".join(filter(None, [saved[k], f"log_path={logs}/{prefix}"]))
+    try:
+        yield str(logs)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    reports = harness.sanitizer_reports(str(logs))
+    if reports:
+        pytest.fail("sanitizer report(s) from balance processes of this test:\n" + reports,
+                    pytrace=False)
 
 
 @pytest.fixture
@@ -100,7 +133,7 @@ def backends():
 
 
 @pytest.fixture
-def start_balance(balance_bin, env, workdir):
+def start_balance(balance_bin, env, workdir, _sanitizer_reports):
     """start_balance(args, foreground=True, env=None, ready=True) → Balance.
 
     Foreground instances get -f and are waited for (listening + rendezvous
@@ -117,8 +150,18 @@ def start_balance(balance_bin, env, workdir):
         return env
 
     yield _start
+    failures = []
     for b in reversed(started):
-        b.stop()
+        try:
+            b.stop()
+        except AssertionError as exc:  # stop the others first, then report
+            failures.append(str(exc))
+    if failures:
+        # pytest shows one teardown error per test: include the reports
+        # that probably explain the exit status.
+        reports = harness.sanitizer_reports(_sanitizer_reports)
+        pytest.fail("instance ended badly: " + "\n".join(failures)
+                    + (f"\nsanitizer report(s):\n{reports}" if reports else ""), pytrace=False)
 
 
 @pytest.fixture

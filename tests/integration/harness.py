@@ -22,10 +22,19 @@ BALANCE_BIN = os.environ.get("BALANCE_BIN", "/work/main/build/balance")
 LOOP4 = "127.0.0.1"
 LOOP6 = "::1"
 
-# Multiplies every polling deadline (wait_for and the helpers built on it),
-# for slow or heavily loaded CI machines; bounds the contract states (such as
-# "within ~1 s") are not scaled.
+# Multiplies every wait for something that is expected to happen, for slow
+# or heavily loaded CI machines: wait_for and the helpers built on it,
+# process starts, exits and runs (run_balance), connect, recv_line, recv_all,
+# closed_by_peer, wait_records, the per-test alarm; tests scale their own
+# joins and waits with scaled().  Not scaled: the bounds the contract states
+# (such as "within ~1 s") and probes that take a timeout as their answer
+# (echo_roundtrip / recv_exact with a short timeout).
 SLACK = float(os.environ.get("BALANCE_TEST_SLACK", "1"))
+
+
+def scaled(seconds):
+    """A wait of `seconds` on an unloaded machine, stretched by SLACK."""
+    return seconds * SLACK
 
 # Exit statuses (sysexits) of the contract.
 EX_USAGE = 64
@@ -41,7 +50,7 @@ EX_OSERR = 71
 def wait_for(pred, timeout, interval=0.02, what="condition"):
     """Polls pred() until it returns a truthy value (returned) or the deadline
     passes (AssertionError naming `what`)."""
-    timeout = timeout * SLACK
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -180,18 +189,51 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def pid_alive(pid):
-    """True while `pid` exists and is not a zombie."""
-    if not pid:
+# Exit statuses (os.waitpid's) of the processes the harness reaped, by pid.
+# A daemon is not our child when it starts (balance forks and its parent
+# exits), but the test process is a child subreaper (become_subreaper), so
+# the kernel hands orphaned daemons to it and their status is ours to read.
+_reaped = {}
+
+
+def become_subreaper():
+    """Makes this process adopt its orphaned descendants (daemons), so that
+    their exit statuses can be checked.  False where prctl is unavailable."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_CHILD_SUBREAPER = 36
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
         return False
+
+
+def _reap(pid):
+    """Collects `pid`'s exit status if it is our exited child."""
     try:
         res = os.waitpid(pid, os.WNOHANG)
-        if res[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    except OSError:
-        pass
+    except (ChildProcessError, OSError):
+        return False
+    if res[0] == pid:
+        _reaped[pid] = res[1]
+        return True
+    return False
+
+
+def exit_status(pid):
+    """How `pid` ended, as subprocess reports it (exit code, or -signal),
+    if the harness reaped it; None when it was not our child."""
+    status = _reaped.get(pid)
+    return None if status is None else os.waitstatus_to_exitcode(status)
+
+
+def pid_alive(pid):
+    """True while `pid` exists and is not a zombie (a zombie child of ours
+    is reaped here, its status kept for exit_status)."""
+    if not pid:
+        return False
+    if _reap(pid):
+        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
@@ -201,25 +243,121 @@ def pid_alive(pid):
 
 
 def kill_pid(pid, timeout=3.0):
-    """SIGTERM, wait, SIGKILL: ends one process by its pid."""
+    """SIGTERM, wait, SIGKILL: ends one process by its pid.  Returns how it
+    was ended: "gone" (already), "term" or "kill"."""
     if not pid_alive(pid):
-        return
+        return "gone"
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
+        return "gone"
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         if not pid_alive(pid):
-            return
+            return "term"
         time.sleep(0.02)
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
+        return "term"
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.02)
+    return "kill"
+
+
+def sanitizer_reports(log_dir, limit=4000):
+    """The reports sanitizer-built processes wrote under `log_dir` (ASan's
+    and UBSan's log_path files, `<prefix>.<pid>`), as one text; "" if none."""
+    texts = []
+    for name in sorted(os.listdir(log_dir)):
+        path = os.path.join(log_dir, name)
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if text.strip():
+            texts.append(f"--- {name}\n{text[:limit]}")
+    return "\n".join(texts)
+
+
+class ExitTrap:
+    """Holds a process at its exit, before the kernel closes its files, so a
+    test can tell what the process closed itself from what its exit closed.
+
+    ptrace(PTRACE_SEIZE, PTRACE_O_TRACEEXIT) on the thread `tid` (default:
+    the main thread, which is the one balance exits from): when that thread
+    exits it stops, still holding the process's file table, until
+    release().  Raises OSError when ptrace is not permitted here."""
+
+    PTRACE_CONT, PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 7, 17, 0x4206, 0x4207
+    PTRACE_O_TRACEEXIT, PTRACE_EVENT_EXIT = 0x40, 6
+    WALL = 0x40000000
+
+    def __init__(self, pid):
+        import ctypes
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._libc.ptrace.restype = ctypes.c_long
+        self._libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                                      ctypes.c_void_p]
+        self.pid = pid
+        self.stopped = False
+        if self._ptrace(self.PTRACE_SEIZE, 0, self.PTRACE_O_TRACEEXIT) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"ptrace(PTRACE_SEIZE, {pid}): {os.strerror(err)}")
+
+    def _ptrace(self, request, addr, data):
+        return self._libc.ptrace(request, self.pid, addr, data)
+
+    def wait(self, timeout):
+        """Waits (bounded, scaled by SLACK) until the traced thread stops at
+        its exit; True then, False if it did not exit in time.  Any other
+        stop (a signal) is passed on."""
+        deadline = time.monotonic() + scaled(timeout)
+        while time.monotonic() < deadline:
+            try:
+                wpid, status = os.waitpid(self.pid, os.WNOHANG | self.WALL)
+            except ChildProcessError:
+                return False
+            if wpid == 0:
+                time.sleep(0.005)
+                continue
+            if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                _reaped[self.pid] = status
+                return False
+            if os.WIFSTOPPED(status):
+                if status >> 8 == (signal.SIGTRAP | (self.PTRACE_EVENT_EXIT << 8)):
+                    self.stopped = True
+                    return True
+                sig = os.WSTOPSIG(status)
+                self._ptrace(self.PTRACE_CONT, 0, 0 if sig == signal.SIGTRAP else sig)
+        return False
+
+    def release(self):
+        """Lets the process finish exiting, or go on untraced if it never
+        stopped (detaching needs a stop: PTRACE_INTERRUPT makes one)."""
+        sig = 0
+        if not self.stopped:
+            if self._ptrace(self.PTRACE_INTERRUPT, 0, 0) != 0:
+                return  # gone already
+            deadline = time.monotonic() + scaled(3)
+            while time.monotonic() < deadline:
+                try:
+                    wpid, status = os.waitpid(self.pid, os.WNOHANG | self.WALL)
+                except ChildProcessError:
+                    return
+                if wpid == 0:
+                    time.sleep(0.005)
+                    continue
+                if not os.WIFSTOPPED(status):
+                    _reaped[self.pid] = status
+                    return
+                if status >> 16 == 0 and os.WSTOPSIG(status) != signal.SIGTRAP:
+                    sig = os.WSTOPSIG(status)  # a signal on its way in: deliver it
+                break
+        self._ptrace(self.PTRACE_DETACH, 0, sig)
+        self.stopped = False
 
 
 # --------------------------------------------------------------------------
@@ -273,16 +411,18 @@ def _bind_from_args(args):
     return None
 
 
-def run_balance(args, env, timeout=15.0, stdin_data=None):
+def run_balance(args, env, timeout=15.0, stdin_data=None, preexec_fn=None):
     """Runs balance to completion: (rc, stdout, stderr) as text.  A daemon
-    that keeps our pipes open would make this time out (AssertionError)."""
+    that keeps our pipes open would make this time out (AssertionError).
+    preexec_fn runs in the child before exec (e.g. to set a limit)."""
     cmd = [BALANCE_BIN] + [str(a) for a in args]
     try:
-        p = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout,
+        p = subprocess.run(cmd, env=env, capture_output=True, timeout=scaled(timeout),
                            input=(stdin_data.encode() if isinstance(stdin_data, str) else stdin_data),
-                           stdin=None if stdin_data is not None else subprocess.DEVNULL)
+                           stdin=None if stdin_data is not None else subprocess.DEVNULL,
+                           preexec_fn=preexec_fn)
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"{' '.join(cmd)} did not finish within {timeout}s; "
+        raise AssertionError(f"{' '.join(cmd)} did not finish within {scaled(timeout)}s; "
                              f"stdout={exc.stdout!r} stderr={exc.stderr!r}")
     return (p.returncode, p.stdout.decode(errors="replace"),
             p.stderr.decode(errors="replace"))
@@ -323,6 +463,10 @@ class Balance:
         self.start_rc = None
         self.start_elapsed = None
         self._stopped = False
+        self.started = False  # start() succeeded: stop() checks the exit status
+        # Exit statuses stop() accepts; a test that ends an instance some
+        # other way says so here.
+        self.expected_exit = {0}
         self._preexec = None
         if rlimit_nofile:
             import resource
@@ -353,10 +497,10 @@ class Balance:
                                      stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                      preexec_fn=self._preexec)
                 try:
-                    self.start_rc = p.wait(timeout=ready_timeout)
+                    self.start_rc = p.wait(timeout=scaled(ready_timeout))
                 except subprocess.TimeoutExpired:
                     p.kill()
-                    p.wait(5)
+                    p.wait(scaled(5))
                     raise AssertionError(f"daemon start did not return within {ready_timeout}s: "
                                          f"{self.args} stderr={self.stderr()!r}")
                 self.start_elapsed = time.monotonic() - t0
@@ -364,6 +508,8 @@ class Balance:
                     raise AssertionError(f"balance {' '.join(self.args)} exited {self.start_rc}; "
                                          f"stderr={self.stderr()!r}")
                 self.pid = self.find_daemon_pid()
+                _reaped.pop(self.pid, None)  # an earlier process's, if the pid was reused
+            self.started = True
         finally:
             out.close()
             err.close()
@@ -372,7 +518,7 @@ class Balance:
     def find_daemon_pid(self, timeout=3.0):
         """The daemon's pid: the rendezvous file's pid= line, else the owner
         of the listening socket."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             pid = None
             info = self.rendezvous()
@@ -392,7 +538,7 @@ class Balance:
     def wait_ready(self, timeout=15.0, control_grace=3.0):
         """Foreground readiness: listening (seen in /proc/net, no connection
         made) and the rendezvous file present (waited for a short grace)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while True:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"balance {' '.join(self.args)} exited early rc={self.proc.returncode}; "
@@ -404,7 +550,7 @@ class Balance:
                                      f"stderr={self.stderr()!r}")
             time.sleep(0.02)
         if self.runtime_dir and self.port:
-            grace = time.monotonic() + control_grace
+            grace = time.monotonic() + scaled(control_grace)
             while not os.path.exists(self.rendezvous_path()) and time.monotonic() < grace:
                 if self.proc is not None and self.proc.poll() is not None:
                     break
@@ -417,31 +563,47 @@ class Balance:
         return pid_alive(self.pid)
 
     def stop(self):
-        """Ends every process of this instance by pid (finalizer)."""
+        """Ends every process of this instance by pid (finalizer), then
+        checks how the instance ended: it must have exited with a status in
+        `expected_exit` (0: after SIGTERM, SIGINT or `kill`), by itself and
+        not by SIGKILL.  AssertionError naming what went wrong; every
+        process is ended first either way."""
         if self._stopped:
             return
         self._stopped = True
-        pids = set()
+        problems = []
         if self.proc is not None:
             if self.proc.poll() is None:
+                self.proc.terminate()
                 try:
-                    self.proc.terminate()
-                    self.proc.wait(3)
+                    self.proc.wait(scaled(3))
                 except subprocess.TimeoutExpired:
+                    problems.append(f"still running {scaled(3)}s after SIGTERM (SIGKILLed)")
                     self.proc.kill()
                     try:
-                        self.proc.wait(3)
+                        self.proc.wait(scaled(3))
                     except subprocess.TimeoutExpired:
                         pass
-        if self.pid and self.proc is None:
-            pids.add(self.pid)
+            self._check_status(self.proc.returncode, problems)
+        elif self.pid:
+            if kill_pid(self.pid) == "kill":
+                problems.append(f"daemon {self.pid} still running {scaled(3)}s after SIGTERM "
+                                "(SIGKILLed)")
+            self._check_status(exit_status(self.pid), problems)
         if self.port and not self.foreground:
             # a daemon we could not identify earlier still holds the port
             for pid in pids_listening(self.port):
                 if pid != os.getpid():
-                    pids.add(pid)
-        for pid in pids:
-            kill_pid(pid)
+                    kill_pid(pid)
+        if problems and self.started:
+            raise AssertionError(f"balance {' '.join(self.args)}: {'; '.join(problems)}; "
+                                 f"stderr={self.stderr()[-2000:]!r}")
+
+    def _check_status(self, status, problems):
+        """status: exit code or -signal (None: unknown, not our child)."""
+        if status is not None and status not in self.expected_exit:
+            how = f"killed by signal {-status}" if status < 0 else f"exited {status}"
+            problems.append(f"{how}, expected exit status {sorted(self.expected_exit)}")
 
     # -- outputs
     def stdout(self):
@@ -557,7 +719,7 @@ def wait_show(bal, pred, timeout=3.0, what="show condition"):
 def connect(port, host=LOOP4, src=None, timeout=5.0):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s.settimeout(scaled(timeout))
     try:
         if src:
             s.bind((src, 0))
@@ -570,7 +732,7 @@ def connect(port, host=LOOP4, src=None, timeout=5.0):
 
 def recv_line(sock, timeout=5.0, limit=65536):
     """Bytes up to and including the first newline (or what came before EOF)."""
-    sock.settimeout(timeout)
+    sock.settimeout(scaled(timeout))
     buf = b""
     while b"\n" not in buf and len(buf) < limit:
         try:
@@ -596,6 +758,7 @@ def recv_exact(sock, n, timeout=10.0):
 
 def recv_all(sock, timeout=10.0, limit=1 << 28):
     """Everything until EOF (a reset also ends it)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     buf = bytearray()
     while len(buf) < limit:
@@ -616,7 +779,7 @@ def recv_all(sock, timeout=10.0, limit=1 << 28):
 def closed_by_peer(sock, timeout):
     """True if the peer closes (EOF or reset) within `timeout`, discarding any
     data; False if the connection is still open at the deadline."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -873,6 +1036,7 @@ class ThreadedServer(threading.Thread):
 
     def wait_records(self, n, timeout=20.0):
         """Waits until n connections have been fully handled."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         with self.done:
             while sum(1 for r in self.records if r["done"]) < n:

@@ -10,14 +10,14 @@ import pytest
 
 from harness import (EX_DATAERR, EX_OSERR, EX_UNAVAILABLE, EX_USAGE, LOOP4, channel, connect,
                      echo_roundtrip, free_listen_port, get_tag, is_listening, open_tagged,
-                     pids_listening, rendezvous_path, run_balance, wait_counters_zero)
+                     pids_listening, rendezvous_path, run_balance, scaled, wait_counters_zero)
 
 
 def assert_nothing_started(port, runtime_dir, bind=None, allowed_pids=()):
     """No balance listens on `port`, now or a moment later (a daemon forked
     before validating would bind after the parent returned), and no
     rendezvous file was left."""
-    deadline = time.monotonic() + 0.5
+    deadline = time.monotonic() + scaled(0.5)
     while True:
         pids = pids_listening(port) - set(allowed_pids)
         assert not pids, f"something listens on {port} after a refused command line (pids {pids})"
@@ -60,6 +60,8 @@ BAD_COMMAND_LINES = [
     ("empty-group-leading-bang", ["{P}", "!", "{B}"], EX_UNAVAILABLE, None),
     ("empty-group-double-percent", ["{P}", "{B}", "%", "%", "{B}"], EX_UNAVAILABLE, None),
     ("listen-address-not-local", ["-b", "192.0.2.1", "{P}", "{B}"], EX_OSERR, None),
+    ("outgoing-bind-unknown-host", ["-B", "nosuchhost.invalid", "{P}", "{B}"], EX_DATAERR,
+     "nosuchhost.invalid"),
 ]
 
 
@@ -89,7 +91,8 @@ def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_
 
 @pytest.mark.parametrize("case", [c for c in BAD_COMMAND_LINES
                                   if c[0] in ("unknown-host", "empty-group-two-trailing",
-                                              "channel-port-junk", "channel-maxc-negative")],
+                                              "channel-port-junk", "channel-maxc-negative",
+                                              "outgoing-bind-unknown-host")],
                          ids=lambda c: c[0])
 def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin, guard_ports):
     name, template, want_rc, token = case

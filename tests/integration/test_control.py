@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from harness import (SHOW_HEADER, channel, connect, dead_port, echo_roundtrip, format_row, free_listen_port,
-                     get_tag, ipv6_available, open_tagged, parse_show, recv_all, run_balance, sha, sources,
+                     get_tag, ipv6_available, open_tagged, parse_show, recv_all, run_balance, scaled, sha, sources,
                      wait_counters_zero, wait_for, wait_show)
 
 
@@ -166,7 +166,7 @@ def test_concurrent_control_clients(start_balance, backends, env):
         for t in threads:
             t.start()
         for t in threads:
-            t.join(25)
+            t.join(scaled(25))
     assert len(results) == 18
     bad = [r for r in results if r[0] != 0 or r[1] != want]
     assert not bad, f"{len(bad)} of 18 concurrent -c clients failed: {bad[:3]}"

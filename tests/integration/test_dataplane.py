@@ -12,7 +12,7 @@ import time
 
 from harness import (channel, closed_by_peer, connect, cpu_seconds, det_bytes, echo_roundtrip, free_listen_port,
                      greet_then_shutdown_handler, make_bulk_handler, make_flood_handler, recv_all,
-                     recv_exact, recv_line, sha, wait_counters_zero, wait_for, wait_show)
+                     recv_exact, recv_line, scaled, sha, wait_counters_zero, wait_for, wait_show)
 
 import pytest
 
@@ -58,7 +58,7 @@ def test_half_close_backend_to_client(start_balance, backends):
     s = connect(bal.port)
     try:
         assert recv_line(s) == b"HELLO\n"
-        s.settimeout(5)
+        s.settimeout(scaled(5))
         assert s.recv(10) == b"", "the backend's EOF was not forwarded to the client"
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
@@ -89,7 +89,7 @@ def send_and_collect(port, payload):
     try:
         got = recv_all(s, 40)
     finally:
-        t.join(10)
+        t.join(scaled(10))
         s.close()
     assert not errors, errors
     return got
@@ -205,14 +205,15 @@ def test_urgent_data_in_a_bulk_transfer(start_balance, backends):
     want = bulk + b"end\n"
     s = connect(bal.port, timeout=30)
     got = []
-    reader = threading.Thread(target=lambda: got.append(recv_exact(s, len(want), timeout=10.0)),
+    reader = threading.Thread(target=lambda: got.append(recv_exact(s, len(want),
+                                                                   timeout=scaled(10))),
                               daemon=True)
     reader.start()
     try:
         s.sendall(bulk)
         s.send(b"!", socket.MSG_OOB)
         s.sendall(b"end\n")
-        reader.join(15)
+        reader.join(scaled(15))
         assert got and got[0] == want, "the relay stalled at the urgent mark"
     finally:
         s.close()
@@ -229,7 +230,7 @@ def test_client_reset_after_half_close_releases_the_connection(start_balance, ba
         while c.recv(65536):
             pass
         got_eof.set()
-        silent.wait(10)
+        silent.wait(scaled(10))
 
     srv = backends.threaded(read_then_wait)
     bal = start_balance([free_listen_port(), channel(srv)])
@@ -237,7 +238,7 @@ def test_client_reset_after_half_close_releases_the_connection(start_balance, ba
         s = connect(bal.port)
         s.sendall(b"request\n")
         s.shutdown(socket.SHUT_WR)
-        assert got_eof.wait(3.0), "the client's FIN did not reach the backend"
+        assert got_eof.wait(scaled(3)), "the client's FIN did not reach the backend"
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()  # RST
         wait_counters_zero(bal)
@@ -248,7 +249,7 @@ def test_client_reset_after_half_close_releases_the_connection(start_balance, ba
 def read_to_end(sock, timeout=5.0, chunk=65536, pause=0.0):
     """Reads until EOF or an error: (bytes, "eof" or "reset"); with `pause`,
     as a slow reader does."""
-    sock.settimeout(timeout)
+    sock.settimeout(scaled(timeout))
     got = b""
     try:
         while True:
@@ -302,7 +303,7 @@ def test_backend_reset_waits_until_a_slow_client_has_the_answer(start_balance, b
     def answer_then_reset(c, rec):
         c.recv(65536)
         c.sendall(answer)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + scaled(10)
         while unacked(c) and time.monotonic() < deadline:
             time.sleep(0.002)
         rec["unacked"] = unacked(c)
@@ -331,7 +332,7 @@ def upload_until_the_end(sock, timeout=10.0):
     chunk = b"u" * 65536
     got = b""
     reset_seen = False
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         readable, writable, _ = select.select([sock], [] if reset_seen else [sock], [], 1.0)
         try:
@@ -392,7 +393,7 @@ def test_client_reset_reaches_the_backend_after_its_data(start_balance, backends
     assert recv_line(s) == b"HELLO\n"
     s.sendall(b"half a requ")
     reset(s)
-    assert done.wait(5.0), "the backend never saw the connection end"
+    assert done.wait(scaled(5)), "the backend never saw the connection end"
     assert outcome == [(b"half a requ", "reset")]
     wait_counters_zero(bal)
 
@@ -637,11 +638,12 @@ def test_packet_dump_shows_every_byte_of_a_bulk_transfer(start_balance, backends
     s = connect(bal.port, timeout=30)
     try:
         got = []
-        reader = threading.Thread(target=lambda: got.append(recv_exact(s, size, timeout=10.0)),
+        reader = threading.Thread(target=lambda: got.append(recv_exact(s, size,
+                                                                       timeout=scaled(10))),
                                   daemon=True)
         reader.start()
         s.sendall(b"a" * size)
-        reader.join(15)
+        reader.join(scaled(15))
         assert got and got[0] == b"a" * size
     finally:
         s.close()

@@ -161,6 +161,17 @@ def test_outgoing_bind_name_is_resolved_once(start_balance, backends, env, workd
     wait_counters_zero(bal)
 
 
+@needs_v6
+def test_outgoing_bind_address_v6(start_balance, backends):
+    """-B with an IPv6 address (checked as local at startup, then bound
+    for every connection to an IPv6 backend)."""
+    be = backends.tag("V6", host=LOOP6)
+    bal = start_balance(["-B", LOOP6, free_listen_port(), channel(be, host=LOOP6)])
+    assert get_tag(bal.port) == "V6"
+    assert [p[0] for p in be.peers] == [LOOP6], be.peers
+    wait_counters_zero(bal)
+
+
 def test_bind_address_by_name(start_balance, backends, env):
     """-b takes a host name; the instance is then addressed with that name."""
     be = backends.tag("A")

@@ -1,6 +1,8 @@
 """Remote control over mutual TLS (`--control-listen` on the daemon,
-`--control` on the client).  Skipped cleanly when `balance --help` does not
-mention --tls-ca.  The flag names live in the constants below."""
+`--control` on the client).  Skipped only on a positive sign of a build
+without TLS (`balance --help` runs, prints its usage and does not mention
+--tls-ca); a binary that is missing, crashes or fails on --help fails every
+test here instead.  The flag names live in the constants below."""
 
 import os
 import shutil
@@ -20,21 +22,34 @@ F_CONTROL = "--control"
 F_CERT, F_KEY, F_CA = "--tls-cert", "--tls-key", "--tls-ca"
 
 
-def _help_text():
-    if not os.access(BALANCE_BIN, os.X_OK):
-        return ""
+def _probe_help():
+    """(help text, None) when `balance --help` worked, else ("", why not)."""
     try:
         p = subprocess.run([BALANCE_BIN, "--help"], capture_output=True, timeout=10,
                            stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return (p.stdout + p.stderr).decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", f"cannot run {BALANCE_BIN} --help: {exc!r}"
+    text = (p.stdout + p.stderr).decode(errors="replace")
+    if p.returncode != 0 or "usage" not in text.lower():
+        return "", f"{BALANCE_BIN} --help: rc={p.returncode}, output={text[:500]!r}"
+    return text, None
 
+
+HELP_TEXT, HELP_FAILURE = _probe_help()
+BUILT_WITHOUT_TLS = HELP_FAILURE is None and F_CA not in HELP_TEXT
 
 pytestmark = [
-    pytest.mark.skipif(F_CA not in _help_text(), reason="balance --help does not mention --tls-ca"),
+    pytest.mark.skipif(BUILT_WITHOUT_TLS, reason="balance --help does not mention --tls-ca"),
     pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl CLI"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _binary_answers_help():
+    """A binary that cannot even print its usage is a failure, not a reason
+    to skip."""
+    if HELP_FAILURE:
+        pytest.fail(HELP_FAILURE)
 
 
 @pytest.fixture

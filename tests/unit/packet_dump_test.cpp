@@ -50,7 +50,7 @@ TEST_CASE("printable ASCII is shown as is, backslash doubled", "[packet_dump]") 
   CHECK(dump(true, "a\\\\b") == "-> 4\na\\\\\\\\b\n");
 }
 
-TEST_CASE("every other byte is \\XX in uppercase hex", "[packet_dump]") {
+TEST_CASE("every other byte is a backslash and two uppercase hex digits", "[packet_dump]") {
   CHECK(dump(true, std::string(1, '\0')) == "-> 1\n\\00\n");
   CHECK(dump(true, "\x7f") == "-> 1\n\\7F\n");
   CHECK(dump(true, "\x1f") == "-> 1\n\\1F\n");
