@@ -23,6 +23,8 @@
 #include <asio/write.hpp>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,6 +90,28 @@ struct control_gate::impl {
   struct stat local_stat {};
   std::atomic<std::size_t> active_total{0};
   bool stopped = false;
+  std::size_t handoffs = 0;
+
+  /// CAF names a connection by its descriptor's number and forgets a
+  /// closed one only later (its cleanup waits behind the BASP queue); a
+  /// new connection that got the same number in between had its routes
+  /// wiped by that cleanup, and its reply was lost (1 `-c` call in ~5 000
+  /// under load). So the end handed to BASP gets a number from a range
+  /// that rotates: one comes back only after `span` more hand-offs.
+  int fresh_number(int fd) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256)
+      return fd;
+    auto top = static_cast<std::size_t>(
+      rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur);
+    auto span = std::min<std::size_t>(1024, top / 4);
+    auto floor = top - span + handoffs++ % span;
+    int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(floor));
+    if (moved < 0)
+      return fd; // that range is full: the number as it is
+    ::close(fd);
+    return moved;
+  }
 
   std::unique_ptr<door> bind_local(std::string& error);
 };
@@ -253,6 +277,7 @@ private:
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
       return shut();
+    pair[1] = door_.gate.fresh_number(pair[1]);
     std::error_code assign_ec;
     basp_.assign(asio::local::stream_protocol(), pair[0], assign_ec);
     if (assign_ec) {

@@ -100,7 +100,7 @@ TEST_CASE("out of descriptors the acceptor backs off, then resumes",
     CHECK(accepted_while_out == 0);
     CHECK(eventually([&] { return accepted == 1; }));
   }
-  acc.stop();
+  acc.stop([] {});
   work.reset();
   ctx.stop();
   io.join();
