@@ -212,7 +212,7 @@ TEST_CASE("the active cap keeps further peers waiting until one leaves", "[gate]
   gate.stop();
 }
 
-TEST_CASE("the TCP door wants the secret; a removed local socket is bound again", "[gate]") {
+TEST_CASE("the TCP door wants the secret and a removed local socket is bound again", "[gate]") {
   running_gate g;
   auto& gate = g.gate;
   auto& basp = g.basp;
