@@ -18,6 +18,7 @@
 #include "cli/exit.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/control_plane.hpp"
+#include "cli/sd_notify.hpp"
 #include "net/log.hpp"
 #include "net/packet_dump.hpp"
 #include "net/pipe_pool.hpp"
@@ -130,7 +131,10 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   ccfg.directory = directory;
   ccfg.listener = lst;
   ccfg.registry = &registry;
-  ccfg.on_killed = [&] { killed = true; };
+  ccfg.on_killed = [&] {
+    sd_notify_state("STOPPING=1");
+    killed = true;
+  };
   control_plane control{sys, ccfg};
   if (auto err = control.open(opts, *path); !err.empty()) {
     ready.fail(ex_oserr, err);
@@ -138,17 +142,24 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   }
   log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
+  // Under systemd (Type=notify): listening and controllable from here on.
+  sd_notify_state("READY=1\nSTATUS=0 connections\nMAINPID="
+                  + std::to_string(::getpid()));
 
   // Wait for `kill` (control actor) or a signal.
   for (unsigned ticks = 1; !killed; ++ticks) {
     timespec tick{0, 100 * 1000 * 1000};
     int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig <= 0 && ticks % 10 == 0)
+      sd_notify_state("STATUS=" + std::to_string(registry.size())
+                      + " connections");
     if (sig <= 0 && ticks % 10 == 0 && !control.watch()) {
       log::error("control cannot be restored: shutting down");
       sig = SIGTERM;
     }
     if (sig > 0 && !killed) {
       log::notice("signal " + std::to_string(sig) + ": shutting down");
+      sd_notify_state("STOPPING=1");
       caf::scoped_actor self{sys};
       self->request(lst, std::chrono::seconds(3), stop_atom::value)
         .receive([](uint64_t) {}, [](caf::error&) {});

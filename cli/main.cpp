@@ -13,6 +13,7 @@
 #include "cli/demo.hpp"
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
+#include "cli/sd_notify.hpp"
 #include "net/tls_context.hpp"
 #include "net/acceptor.hpp"
 #include "net/log.hpp"
@@ -93,8 +94,13 @@ int run_daemon(options& opts) {
       return fail(ex_config, err);
   }
   std::string error;
-  int listen_fd = net::open_listener(opts.bind_host, opts.port,
-                                     opts.force_ipv6, error);
+  // Socket activation: systemd bound the port already.
+  int listen_fd = sd_listen_fd();
+  if (listen_fd >= 0)
+    net::adopt_listener(listen_fd);
+  else
+    listen_fd = net::open_listener(opts.bind_host, opts.port,
+                                   opts.force_ipv6, error);
   if (listen_fd < 0)
     return fail(ex_oserr, error + " (port " + opts.port_text + ")");
   log::configure(opts.debug, opts.foreground);

@@ -3,6 +3,7 @@
 #include "net/pipe_pool.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -88,6 +89,15 @@ int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
     return -1;
   }
   return fd;
+}
+
+void adopt_listener(int fd) {
+  int one = 1;
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // Accepted sockets inherit these from the listener.
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
 int open_sibling_listener(int listen_fd) {

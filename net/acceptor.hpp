@@ -19,6 +19,10 @@
 
 namespace balance::net {
 
+/// A listening socket bound by someone else (systemd's socket activation):
+/// made non-blocking with the options our own listeners carry.
+void adopt_listener(int fd);
+
 /// Binds and listens; returns the fd or -1 with `error` set.
 /// Without `host` the socket is dual-stack ([::] with IPV6_V6ONLY off).
 int open_listener(const std::string& host, uint16_t port, bool force_ipv6,
