@@ -78,10 +78,15 @@ void basp_forget_departed_nodes(caf::actor_system& sys) {
   sys.middleman().backend().post([broker, handle] {
     auto& servers = broker->spawn_servers;
     for (auto i = servers.begin(); i != servers.end();) {
-      if (broker->instance.tbl().lookup(i->first))
+      if (broker->instance.tbl().lookup(i->first)) {
         ++i;
-      else
-        i = servers.erase(i);
+        continue;
+      }
+      // The helper actor behind the entry waits up to 5 minutes for the
+      // node's answer (held by the registry meanwhile); a `-c` client that
+      // left first never gives one.
+      caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
+      i = servers.erase(i);
     }
   });
 }

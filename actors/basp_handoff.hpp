@@ -29,9 +29,10 @@ std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
                                           std::string& error);
 
 /// CAF 0.17's broker keeps one entry per peer node it ever met (its
-/// `spawn_servers`, never purged) and every control client is a new node:
-/// about 1.7 KB per `balance -c` call. Drops the entries of nodes that are
-/// no longer connected; call it now and then (the instance's watchdog).
+/// `spawn_servers`, never purged), and a helper actor per node that lives
+/// up to 5 minutes; every control client is a new node: about 1.7 KB per
+/// `balance -c` call. Drops the entries, and ends the helpers, of nodes
+/// that are no longer connected; call it now and then (the watchdog).
 void basp_forget_departed_nodes(caf::actor_system& sys);
 
 } // namespace balance
