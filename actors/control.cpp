@@ -120,8 +120,9 @@ control_actor::behavior_type control(control_pointer self,
       if (what == verb::create || what == verb::assign)
         resolve_in_place(cmd.host);
       auto rp = self->make_response_promise<int32_t>();
-      self->request(cfg.directory->actor(cmd.group), ask_timeout,
-                    command_atom::value, cmd)
+      self
+        ->request(cfg.directory->actor(cmd.group), ask_timeout,
+                  command_atom::value, cmd)
         .then([=](int32_t code) mutable { rp.deliver(code); },
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

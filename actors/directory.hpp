@@ -28,7 +28,9 @@ public:
   }
 
   const scheduler_actor& actor(std::size_t g) const { return actors_[g]; }
-  void set_actor(std::size_t g, scheduler_actor a) { actors_[g] = std::move(a); }
+  void set_actor(std::size_t g, scheduler_actor a) {
+    actors_[g] = std::move(a);
+  }
   const std::vector<scheduler_actor>& actors() const { return actors_; }
 
 private:

@@ -23,12 +23,8 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& chans = policy.channels();
   auto what = static_cast<verb>(cmd.what);
   switch (what) {
-    case verb::set_hash:
-      policy.type = group_type::hash;
-      return reply::ok;
-    case verb::set_rr:
-      policy.type = group_type::round_robin;
-      return reply::ok;
+    case verb::set_hash: policy.type = group_type::hash; return reply::ok;
+    case verb::set_rr: policy.type = group_type::round_robin; return reply::ok;
     case verb::create: {
       if (chans.size() >= max_channels)
         return reply::no_slots;
@@ -39,8 +35,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       policy.add(*target, 0, channel_state::disabled);
       return reply::ok;
     }
-    default:
-      break;
+    default: break;
   }
   if (cmd.channel >= chans.size())
     return what == verb::assign || what == verb::maxc ? reply::unknown_channel
@@ -63,9 +58,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       ch.traffic->sent.store(0, std::memory_order_relaxed);
       ch.traffic->rcvd.store(0, std::memory_order_relaxed);
       return reply::ok;
-    case verb::maxc:
-      ch.maxc = cmd.value;
-      return reply::ok;
+    case verb::maxc: ch.maxc = cmd.value; return reply::ok;
     case verb::assign: {
       if (ch.enabled())
         return reply::must_be_disabled;
@@ -75,8 +68,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       ch.target = *target;
       return reply::ok;
     }
-    default:
-      return reply::ok;
+    default: return reply::ok;
   }
 }
 

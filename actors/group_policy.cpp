@@ -30,8 +30,8 @@ bool contains(const tried_set& tried, uint32_t index) {
 client_key client_key::of(const net::endpoint& client) {
   // The port is not part of the identity: a client keeps its channel
   // across connections. The family tag keeps 1.2.3.4 and ::102:304 apart.
-  return {hash_bytes(client.bytes.data(), client.address_size(),
-                     client.v6 ? 6 : 4)};
+  return {
+    hash_bytes(client.bytes.data(), client.address_size(), client.v6 ? 6 : 4)};
 }
 
 uint32_t group_policy::add(const net::endpoint& target, uint32_t maxc,

@@ -21,12 +21,15 @@
 
 namespace balance {
 
-
 enum class group_type : uint8_t { round_robin = 0, hash = 1 };
 
 /// Why a channel is not enabled: operators' disables are "hard" and only an
 /// operator lifts them; automatic ones ("soft", -a) may be lifted by checks.
-enum class channel_state : uint8_t { enabled = 0, disabled = 1, auto_disabled = 2 };
+enum class channel_state : uint8_t {
+  enabled = 0,
+  disabled = 1,
+  auto_disabled = 2
+};
 
 /// The per-connection counters of a channel, shared by every copy.
 struct channel_load {
@@ -47,7 +50,9 @@ struct channel {
   std::shared_ptr<channel_load> load = std::make_shared<channel_load>();
   net::traffic_ptr traffic = std::make_shared<net::traffic_counters>();
 
-  uint32_t current() const { return load->current.load(std::memory_order_relaxed); }
+  uint32_t current() const {
+    return load->current.load(std::memory_order_relaxed);
+  }
   uint64_t total() const { return load->total.load(std::memory_order_relaxed); }
   bool enabled() const {
     return state == channel_state::enabled

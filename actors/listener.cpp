@@ -14,8 +14,7 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   auto directory = config.directory;
   auto on_accept = [settings, directory](asio::io_context& ctx, int fd,
                                          const net::endpoint& peer) {
-    start_session(net::connection::accept(ctx, fd, peer, *settings),
-                  directory);
+    start_session(net::connection::accept(ctx, fd, peer, *settings), directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {
     int fd = i == 0 ? config.listen_fd

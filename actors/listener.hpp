@@ -24,8 +24,7 @@ struct listener_config {
 /// which reports back with `closed`) and every connection has been told to
 /// close: with how many were.
 using listener_actor = caf::typed_actor<
-  caf::replies_to<stop_atom>::with<uint64_t>,
-  caf::reacts_to<closed_atom>,
+  caf::replies_to<stop_atom>::with<uint64_t>, caf::reacts_to<closed_atom>,
   caf::replies_to<show_atom>::with<uint64_t, uint64_t>>;
 
 struct listener_state {

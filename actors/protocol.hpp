@@ -41,8 +41,8 @@ typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_command& x) {
-  return f(caf::meta::type_name("control_command"), x.what, x.group,
-           x.channel, x.value, x.host, x.port);
+  return f(caf::meta::type_name("control_command"), x.what, x.group, x.channel,
+           x.value, x.host, x.port);
 }
 
 /// The error a request with a missing or wrong secret gets.

@@ -4,8 +4,8 @@
 
 namespace balance {
 
-scheduler_actor::behavior_type scheduler(scheduler_pointer self,
-                                         uint32_t group, group_policy policy,
+scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
+                                         group_policy policy,
                                          const group_directory* directory) {
   auto& st = self->state;
   st.group = group;

@@ -35,15 +35,14 @@ void do_connect(const session_ptr& s, policy_view view, uint32_t channel) {
   // closure is one shared_ptr and fits std::function's inline storage.
   auto load = ch.load;
   net::release_guard guard =
-    view->autodisable
-      ? net::release_guard{[load, sched, channel](bool failed) {
-          load->release();
-          if (failed) {
-            load->failed_off.store(true, std::memory_order_relaxed);
-            caf::anon_send(sched, failed_atom::value, channel);
-          }
-        }}
-      : net::release_guard{[load](bool) { load->release(); }};
+    view->autodisable ? net::release_guard{[load, sched, channel](bool failed) {
+      load->release();
+      if (failed) {
+        load->failed_off.store(true, std::memory_order_relaxed);
+        caf::anon_send(sched, failed_atom::value, channel);
+      }
+    }}
+                      : net::release_guard{[load](bool) { load->release(); }};
   if (log::debug_enabled())
     log::debug("client " + s->conn->peer().to_string() + " -> group "
                + std::to_string(s->group) + " channel "

@@ -9,7 +9,11 @@
 namespace balance {
 
 /// channel_state as it crosses the wire (see group_policy.hpp).
-enum class channel_state_code : uint8_t { enabled = 0, disabled = 1, auto_disabled = 2 };
+enum class channel_state_code : uint8_t {
+  enabled = 0,
+  disabled = 1,
+  auto_disabled = 2
+};
 
 /// One row of `show`: a channel and its counters.
 struct channel_status {

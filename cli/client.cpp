@@ -28,7 +28,7 @@ constexpr auto request_timeout = std::chrono::seconds(10);
 constexpr int ex_noperm = 77;
 
 struct target {
-  std::string label; ///< host:port, printed before each reply of a fleet
+  std::string label;  ///< host:port, printed before each reply of a fleet
   std::string socket; ///< local instance: its control socket
   std::string host;   ///< remote: --control host:port
   uint16_t port = 0;
@@ -146,7 +146,8 @@ std::optional<int> control_session::kill() {
   // connection drain (3 s each) to run out.
   bool in_progress = *code == static_cast<int32_t>(reply::already);
   if (target_.pid <= 0 && in_progress) {
-    say("shutdown in progress, exiting.\n"); // a remote process: not ours to watch
+    // A remote process: not ours to watch.
+    say("shutdown in progress, exiting.\n");
     return ex_ok;
   }
   auto deadline = std::chrono::steady_clock::now()
@@ -213,11 +214,11 @@ std::variant<target, int> local_target(const options& opts) {
   std::string skipped;
   auto path = find_rendezvous(name, skipped);
   if (path.empty())
-    return no_master("no instance on port " + opts.port_text
-                     + (opts.bind_host.empty() ? ""
-                                               : " bound to " + opts.bind_host)
-                     + " (no control file " + name + ")"
-                     + (skipped.empty() ? "" : "; " + skipped));
+    return no_master(
+      "no instance on port " + opts.port_text
+      + (opts.bind_host.empty() ? "" : " bound to " + opts.bind_host)
+      + " (no control file " + name + ")"
+      + (skipped.empty() ? "" : "; " + skipped));
   std::string error;
   rendezvous_problem problem;
   auto rv = read_rendezvous(path, problem, error);

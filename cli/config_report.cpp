@@ -10,9 +10,8 @@ std::vector<std::string> describe_groups(const options& opts) {
                     + (group.type == group_type::hash ? " Hash" : " RR"));
     for (std::size_t c = 0; c < group.channels.size(); ++c) {
       auto& ch = group.channels[c];
-      auto line = "  channel " + std::to_string(c) + " "
-                  + ch.target.to_string() + " maxc "
-                  + std::to_string(ch.maxc);
+      auto line = "  channel " + std::to_string(c) + " " + ch.target.to_string()
+                  + " maxc " + std::to_string(ch.maxc);
       // A name says which host the address came from.
       if (!net::parse_numeric_address(ch.host))
         line += " (" + ch.host + ")";

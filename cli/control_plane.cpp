@@ -31,7 +31,8 @@ bool split_host_port(const std::string& text, std::string& host,
 }
 
 bool is_loopback(const net::endpoint& ep) {
-  return (!ep.v6 && ep.bytes[0] == 127) || (ep.v6 && ep.address_text() == "::1");
+  return (!ep.v6 && ep.bytes[0] == 127)
+         || (ep.v6 && ep.address_text() == "::1");
 }
 
 } // namespace
@@ -146,14 +147,13 @@ std::string control_plane::open(const options& opts,
   if (!gate_->listen_local(socket_path_for(rendezvous_path), error))
     return error;
   if (remote && !gate_->listen_tcp(*remote, tls, error))
-    return "cannot listen for control on " + opts.control_listen + ": "
-           + error;
+    return "cannot listen for control on " + opts.control_listen + ": " + error;
   gate_->start();
   if (!write_file(error))
     return error;
   log::debug("control on " + socket_path_for(rendezvous_path)
-             + (remote ? " and " + remote->to_string() + (tls_ ? " (mutual TLS)"
-                                                               : " (secret)")
+             + (remote ? " and " + remote->to_string()
+                           + (tls_ ? " (mutual TLS)" : " (secret)")
                        : std::string())
              + ", control file " + rendezvous_path);
   return {};
@@ -170,7 +170,7 @@ bool control_plane::watch() {
     return true;
   restore_actors();
   basp_forget_departed_nodes(sys_);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(rendezvous_path_.c_str(), &st) != 0) {
     // A cleaner of /tmp, or an operator's rm: put the directory, the file
     // and the socket back, so the instance stays controllable.
@@ -183,7 +183,8 @@ bool control_plane::watch() {
                  + error);
       return false;
     }
-    log::notice("control file " + rendezvous_path_ + " was removed: re-created");
+    log::notice("control file " + rendezvous_path_
+                + " was removed: re-created");
   }
   return gate_ ? gate_->restore_local() : true;
 }

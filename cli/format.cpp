@@ -20,7 +20,8 @@ std::string printf_string(const char* fmt, ...) {
   va_start(ap, fmt);
   int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
-  return std::string(buf, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
+  return std::string(buf,
+                     n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
 }
 
 const channel_status* find(const snapshot& snap, int64_t group,
@@ -62,24 +63,21 @@ std::string format_show(const snapshot& snap) {
     "%3s %4s %2s %3s %16s %5s %4s %11s %4s %11s %11s\n", "GRP", "Type", "#",
     "S", "ip-address", "port", "c", "totalc", "maxc", "sent", "rcvd");
   for (auto& ch : snap.channels)
-    out += printf_string("%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
-                         static_cast<int>(ch.group),
-                         ch.type == 1 ? "Hash" : "RR",
-                         static_cast<int>(ch.index),
-                         ch.state == 0 ? "ENA" : "dis", ch.address.c_str(),
-                         static_cast<int>(ch.port),
-                         static_cast<int>(ch.current),
-                         static_cast<unsigned>(ch.total),
-                         static_cast<int>(ch.maxc),
-                         static_cast<unsigned long long>(ch.sent),
-                         static_cast<unsigned long long>(ch.rcvd));
+    out += printf_string(
+      "%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
+      static_cast<int>(ch.group), ch.type == 1 ? "Hash" : "RR",
+      static_cast<int>(ch.index), ch.state == 0 ? "ENA" : "dis",
+      ch.address.c_str(), static_cast<int>(ch.port),
+      static_cast<int>(ch.current), static_cast<unsigned>(ch.total),
+      static_cast<int>(ch.maxc), static_cast<unsigned long long>(ch.sent),
+      static_cast<unsigned long long>(ch.rcvd));
   return out;
 }
 
 std::string format_version(const snapshot& snap) {
-  return "  This is balance " + snap.version + "\n  MAXGROUPS="
-         + std::to_string(snap.max_groups) + "\n  MAXCHANNELS="
-         + std::to_string(snap.max_channels) + "\n";
+  return "  This is balance " + snap.version
+         + "\n  MAXGROUPS=" + std::to_string(snap.max_groups)
+         + "\n  MAXCHANNELS=" + std::to_string(snap.max_channels) + "\n";
 }
 
 std::string format_mrtg_bytes(const snapshot& snap, int64_t group,
@@ -98,8 +96,7 @@ std::string format_mrtg_conns(const snapshot& snap, int64_t group,
     return err;
   auto* ch = find(snap, group, channel);
   return std::to_string(ch->total) + "\nUNKNOWN\nUNKNOWN\ngroup "
-         + std::to_string(group) + " channel " + std::to_string(channel)
-         + "\n";
+         + std::to_string(group) + " channel " + std::to_string(channel) + "\n";
 }
 
 std::string format_json(const snapshot& snap) {
@@ -139,8 +136,8 @@ std::string format_json(const snapshot& snap) {
 std::string format_metrics(const snapshot& snap) {
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name
-           + " " + type + "\n";
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " "
+           + type + "\n";
   };
   auto per_channel = [&](const char* name, const char* type, const char* help,
                          auto value) {
@@ -202,8 +199,8 @@ std::string format_help() {
 }
 
 std::string format_banner(const std::string& version, int pid) {
-  return "\nbalance " + version + " interactive command shell\nPID of master "
-         "process is " + std::to_string(pid) + "\n\n";
+  return "\nbalance " + version + " interactive command shell\n"
+         + "PID of master process is " + std::to_string(pid) + "\n\n";
 }
 
 std::string format_reply(const command& cmd, int64_t group, reply code) {

@@ -78,17 +78,17 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::string error;
-  auto path = prepare_rendezvous_path(rendezvous_name(opts.port,
-                                                      opts.bind_host),
-                                      error);
+  auto path = prepare_rendezvous_path(
+    rendezvous_name(opts.port, opts.bind_host), error);
   if (!path) {
     ready.fail(ex_oserr, error);
     return ex_oserr;
   }
 
   caf::actor_system_config cfg;
-  auto actor_threads = opts.caf_threads > 0 ? opts.caf_threads
-                                            : static_cast<int>(default_threads());
+  auto actor_threads = opts.caf_threads > 0
+                         ? opts.caf_threads
+                         : static_cast<int>(default_threads());
   cfg.set("scheduler.max-threads", actor_threads);
   // Work stealing polls with short sleeps while idle: on a small box that
   // costs CPU and adds wake-up latency to every connection. A shared queue
@@ -151,7 +151,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
       caf::scoped_actor self{sys};
       self->request(lst, std::chrono::seconds(3), stop_atom::value)
         .receive([](uint64_t) {}, [](caf::error&) {});
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+      auto deadline = std::chrono::steady_clock::now()
+                      + std::chrono::seconds(3);
       while (registry.size() > 0 && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       control.close();

@@ -93,8 +93,8 @@ int run_daemon(options& opts) {
       return fail(ex_config, err);
   }
   std::string error;
-  int listen_fd = net::open_listener(opts.bind_host, opts.port,
-                                     opts.force_ipv6, error);
+  int listen_fd = net::open_listener(opts.bind_host, opts.port, opts.force_ipv6,
+                                     error);
   if (listen_fd < 0)
     return fail(ex_oserr, error + " (port " + opts.port_text + ")");
   log::configure(opts.debug, opts.foreground);
@@ -120,21 +120,15 @@ int main(int argc, char** argv) {
     return fail(err->code, err->message, err->show_usage);
   auto& opts = std::get<options>(parsed);
   switch (opts.mode) {
-    case run_mode::help:
-      std::printf("%s", usage_text().c_str());
-      return ex_ok;
+    case run_mode::help: std::printf("%s", usage_text().c_str()); return ex_ok;
     case run_mode::version:
       std::printf("balance %s (MAXGROUPS=%zu, MAXCHANNELS=%zu)\n",
                   version_string, max_groups, max_channels);
       return ex_ok;
-    case run_mode::demo:
-      log::configure(false, true);
-      return run_demo(argv[0]);
+    case run_mode::demo: log::configure(false, true); return run_demo(argv[0]);
     case run_mode::command:
-    case run_mode::interactive:
-      return run_control(opts);
-    case run_mode::daemon:
-      return run_daemon(opts);
+    case run_mode::interactive: return run_control(opts);
+    case run_mode::daemon: return run_daemon(opts);
   }
   return ex_software;
 }

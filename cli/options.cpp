@@ -79,19 +79,19 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
       // An empty group: two separators in a row, or one before any channel.
       auto empty = closed ? opts.groups.size() : opts.groups.size() - 1;
       if (closed || opts.groups.back().channels.empty())
-        return parse_error{ex_unavailable,
-                           "no channels in group " + std::to_string(empty)
-                             + " (before '" + arg + "')"};
-      opts.groups.back().type =
-        arg == "%" ? group_type::hash : group_type::round_robin;
+        return parse_error{ex_unavailable, "no channels in group "
+                                             + std::to_string(empty)
+                                             + " (before '" + arg + "')"};
+      opts.groups.back().type = arg == "%" ? group_type::hash
+                                           : group_type::round_robin;
       closed = true;
       continue;
     }
     if (closed) {
       if (opts.groups.size() >= max_groups)
-        return parse_error{ex_unavailable,
-                           "too many groups (MAXGROUPS="
-                             + std::to_string(max_groups) + ")"};
+        return parse_error{ex_unavailable, "too many groups (MAXGROUPS="
+                                             + std::to_string(max_groups)
+                                             + ")"};
       opts.groups.emplace_back();
       closed = false;
     }
@@ -113,8 +113,8 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
 
 } // namespace
 
-std::variant<channel_spec, parse_error>
-parse_channel(const std::string& text, uint16_t default_port) {
+std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
+                                                      uint16_t default_port) {
   channel_spec ch;
   ch.text = text;
   std::string rest;
@@ -158,15 +158,15 @@ parse_channel(const std::string& text, uint16_t default_port) {
   if (!port_text.empty()) {
     auto port = net::parse_port(port_text);
     if (!port)
-      return usage_error("invalid port '" + port_text + "' in channel '"
-                         + text + "'");
+      return usage_error("invalid port '" + port_text + "' in channel '" + text
+                         + "'");
     ch.port = *port;
   }
   if (!maxc_text.empty()) {
     uint64_t maxc = 0;
     if (!parse_uint(maxc_text, 1000000000, maxc))
-      return usage_error("invalid maxc '" + maxc_text + "' in channel '"
-                         + text + "' (a number, 0 = unlimited)");
+      return usage_error("invalid maxc '" + maxc_text + "' in channel '" + text
+                         + "' (a number, 0 = unlimited)");
     ch.maxc = static_cast<uint32_t>(maxc);
   }
   return ch;
@@ -180,9 +180,9 @@ parse_result parse_command_line(int argc, char* const* argv) {
   optind = 0; // full re-initialisation: the parser may run more than once
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options,
-                          nullptr))
-         != -1) {
+  while (
+    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options, nullptr))
+    != -1) {
     std::string arg = optarg ? optarg : "";
     uint64_t n = 0;
     switch (c) {
@@ -224,8 +224,8 @@ parse_result parse_command_line(int argc, char* const* argv) {
       case opt_actor_threads:
         if (!parse_uint(arg, 64, n) || n < 1)
           return usage_error("invalid thread count '" + arg + "' (1..64)");
-        (c == opt_io_threads ? opts.io_threads : opts.caf_threads) =
-          static_cast<int>(n);
+        (c == opt_io_threads ? opts.io_threads
+                             : opts.caf_threads) = static_cast<int>(n);
         break;
       case opt_help: opts.mode = run_mode::help; return opts;
       case opt_version: opts.mode = run_mode::version; return opts;

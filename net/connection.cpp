@@ -80,11 +80,8 @@ std::size_t connection_registry::size() {
 
 connection::connection(asio::io_context& ctx, const endpoint& peer,
                        const relay_settings& settings)
-  : ctx_(ctx),
-    client_(&connection::on_events, this),
-    backend_(&connection::on_events, this),
-    peer_(peer),
-    settings_(&settings) {
+  : ctx_(ctx), client_(&connection::on_events, this),
+    backend_(&connection::on_events, this), peer_(peer), settings_(&settings) {
   settings_->registry->add(this);
   for (auto& st : dirs_)
     st.may_splice = settings.dump == nullptr; // the dump needs the bytes
@@ -98,8 +95,7 @@ std::shared_ptr<connection> connection::accept(asio::io_context& ctx,
   std::error_code ec;
   c->client_.watch(ctx, client_fd, ec);
   if (ec) {
-    log::error("cannot watch client " + peer.to_string() + ": "
-               + ec.message());
+    log::error("cannot watch client " + peer.to_string() + ": " + ec.message());
     c->closed_ = true;
     return c;
   }
@@ -126,8 +122,8 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   connecting_->done = std::move(done);
   sockaddr_storage remote{};
   auto remote_len = to_sockaddr(target, &remote);
-  int fd =
-    ::socket(remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = ::socket(remote.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     // Out of descriptors or memory here: no fault of the channel's, so
     // -a must not disable it. The session tries on (and gives up if every
@@ -170,8 +166,8 @@ void connection::do_connect(const endpoint& target, release_guard guard,
     if (local)
       report_local_failure(target, step, ec);
     else
-      log::debug("connect to " + target.to_string() + " failed: "
-                 + ec.message());
+      log::debug("connect to " + target.to_string()
+                 + " failed: " + ec.message());
     on_connect(ec, !local);
     return;
   }
@@ -189,8 +185,8 @@ void connection::do_connect(const endpoint& target, release_guard guard,
   do_connect_timer();
 }
 
-void connection::report_local_failure(const endpoint& target,
-                                      const char* step, std::error_code ec) {
+void connection::report_local_failure(const endpoint& target, const char* step,
+                                      std::error_code ec) {
   auto text = "connect to " + target.to_string() + " for client "
               + peer_.to_string() + ": " + step + " failed here ("
               + ec.message() + "), not the channel's fault: failing over "
@@ -488,9 +484,8 @@ void connection::on_abort_drain(std::error_code ec) {
   // the failed side did send: so it waits (bounded) until they are.
   auto& healthy = client_.fd() >= 0 ? client_ : backend_;
   int unacked = 0;
-  if (healthy.fd() >= 0
-      && ::ioctl(healthy.fd(), SIOCOUTQ, &unacked) == 0 && unacked > 0
-      && std::chrono::steady_clock::now() < aborting_deadline_) {
+  if (healthy.fd() >= 0 && ::ioctl(healthy.fd(), SIOCOUTQ, &unacked) == 0
+      && unacked > 0 && std::chrono::steady_clock::now() < aborting_deadline_) {
     timer().expires_after(abort_drain_poll);
     timer().async_wait([self = shared_from_this()](std::error_code ec) {
       self->on_abort_drain(ec);

@@ -32,17 +32,16 @@ namespace balance::net {
 class packet_dump;
 class connection_registry;
 
-using timer_type =
-  asio::basic_waitable_timer<std::chrono::steady_clock,
-                             asio::wait_traits<std::chrono::steady_clock>,
-                             asio::io_context::executor_type>;
+using timer_type = asio::basic_waitable_timer<
+  std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+  asio::io_context::executor_type>;
 
 /// What every connection of an instance shares (read-only once running).
 struct relay_settings {
   std::chrono::seconds connect_timeout{5};
-  std::chrono::seconds idle_timeout{0}; ///< 0 = never
-  std::optional<endpoint> out_bind;     ///< -B
-  packet_dump* dump = nullptr;          ///< -p
+  std::chrono::seconds idle_timeout{0};    ///< 0 = never
+  std::optional<endpoint> out_bind;        ///< -B
+  packet_dump* dump = nullptr;             ///< -p
   connection_registry* registry = nullptr; ///< every live connection
 };
 

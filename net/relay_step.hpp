@@ -40,15 +40,17 @@ public:
   std::size_t pending_bytes() const { return piped + (end - begin); }
   bool pending() const { return pending_bytes() > 0; }
   /// The pending bytes when they are in the buffer (nullptr when piped).
-  const char* pending_data() { return piped > 0 ? nullptr : buf.data() + begin; }
+  const char* pending_data() {
+    return piped > 0 ? nullptr : buf.data() + begin;
+  }
 
   pooled_buffer buf;
   uint32_t begin = 0;
   uint32_t end = 0;
   pooled_pipe pipe;
-  uint32_t piped = 0;         ///< bytes waiting in `pipe`
-  bool may_splice = true;     ///< off with -p (the dump needs the bytes)
-  bool splicing = false;      ///< in bulk mode
+  uint32_t piped = 0;     ///< bytes waiting in `pipe`
+  bool may_splice = true; ///< off with -p (the dump needs the bytes)
+  bool splicing = false;  ///< in bulk mode
   std::error_code ec;
   bool eof = false;      ///< the stream ended (after the pending bytes)
   bool aborted = false;  ///< the source failed (after the pending bytes)

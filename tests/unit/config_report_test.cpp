@@ -26,7 +26,8 @@ TEST_CASE("-d lists each group with its type and each channel", "[report]") {
   options opts;
   opts.groups.resize(2);
   opts.groups[0].type = group_type::hash;
-  opts.groups[0].channels.push_back(make_channel("10.0.0.1", "10.0.0.1", 80, 0));
+  opts.groups[0].channels.push_back(
+    make_channel("10.0.0.1", "10.0.0.1", 80, 0));
   opts.groups[0].channels.push_back(make_channel("web", "10.0.0.2", 8080, 5));
   opts.groups[1].channels.push_back(make_channel("::1", "::1", 443, 0));
   CHECK(describe_groups(opts)

@@ -86,14 +86,17 @@ std::string read_all(int fd, std::chrono::milliseconds timeout) {
 
 } // namespace
 
-TEST_CASE("the preamble carries the magic and the secret, nothing else", "[gate]") {
+TEST_CASE("the preamble carries the magic and the secret, nothing else",
+          "[gate]") {
   auto p = make_preamble(secret);
   REQUIRE(p.size() == preamble_size);
   auto bytes = reinterpret_cast<const uint8_t*>(p.data());
-  CHECK(check_preamble(bytes, p.size(), secret, true) == preamble_verdict::accepted);
+  CHECK(check_preamble(bytes, p.size(), secret, true)
+        == preamble_verdict::accepted);
   CHECK(check_preamble(bytes, p.size(), std::string(64, 'b'), true)
         == preamble_verdict::bad_secret);
-  CHECK(check_preamble(bytes, p.size() - 1, secret, true) == preamble_verdict::bad_magic);
+  CHECK(check_preamble(bytes, p.size() - 1, secret, true)
+        == preamble_verdict::bad_magic);
   auto wrong_magic = p;
   wrong_magic[0] = 'X';
   CHECK(check_preamble(reinterpret_cast<const uint8_t*>(wrong_magic.data()),
@@ -110,8 +113,9 @@ TEST_CASE("the preamble carries the magic and the secret, nothing else", "[gate]
   CHECK_FALSE(secret_matches("", ""));
 }
 
-TEST_CASE("the local door hands an authenticated peer to BASP and refuses the rest silently",
-          "[gate]") {
+TEST_CASE(
+  "the local door hands an authenticated peer to BASP and refuses the rest silently",
+  "[gate]") {
   temp_dir dir;
   fake_basp basp;
   control_gate gate(secret, basp.handoff());
@@ -160,7 +164,8 @@ TEST_CASE("a silent peer is closed at the authentication deadline", "[gate]") {
   gate.stop();
 }
 
-TEST_CASE("peers beyond the pending cap wait in the backlog until a slot frees", "[gate]") {
+TEST_CASE("peers beyond the pending cap wait in the backlog until a slot frees",
+          "[gate]") {
   temp_dir dir;
   fake_basp basp;
   control_gate_limits limits;
@@ -185,7 +190,8 @@ TEST_CASE("peers beyond the pending cap wait in the backlog until a slot frees",
   gate.stop();
 }
 
-TEST_CASE("the active cap keeps further peers waiting until one leaves", "[gate]") {
+TEST_CASE("the active cap keeps further peers waiting until one leaves",
+          "[gate]") {
   temp_dir dir;
   fake_basp basp;
   control_gate_limits limits;
@@ -210,7 +216,9 @@ TEST_CASE("the active cap keeps further peers waiting until one leaves", "[gate]
   gate.stop();
 }
 
-TEST_CASE("the TCP door wants the secret; a removed local socket is bound again", "[gate]") {
+TEST_CASE(
+  "the TCP door wants the secret; a removed local socket is bound again",
+  "[gate]") {
   temp_dir dir;
   fake_basp basp;
   control_gate gate(secret, basp.handoff());

@@ -97,9 +97,10 @@ TEST_CASE("show reproduces compat.md's five-row example byte for byte",
 
 TEST_CASE("show of no channels is the header alone", "[format][show]") {
   auto snap = base_snapshot();
-  CHECK(format_show(snap)
-        == "GRP Type  #   S       ip-address  port    c      totalc maxc        "
-           "sent        rcvd\n");
+  CHECK(
+    format_show(snap)
+    == "GRP Type  #   S       ip-address  port    c      totalc maxc        "
+       "sent        rcvd\n");
 }
 
 TEST_CASE("show prints Hash groups and disabled channels as 3.54 did",
@@ -112,24 +113,29 @@ TEST_CASE("show prints Hash groups and disabled channels as 3.54 did",
   };
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 4);
-  CHECK(lines[1]
-        == "  0 Hash  0 ENA         10.0.0.1    80    0           7    0           1           2");
-  CHECK(lines[2]
-        == "  0 Hash  1 dis         10.0.0.2    80    0           0    0           0           0");
+  CHECK(
+    lines[1]
+    == "  0 Hash  0 ENA         10.0.0.1    80    0           7    0           1           2");
+  CHECK(
+    lines[2]
+    == "  0 Hash  1 dis         10.0.0.2    80    0           0    0           0           0");
   // An automatic disable shows as dis too.
-  CHECK(lines[3]
-        == "  0 Hash  2 dis         10.0.0.3    80    0           0    0           0           0");
+  CHECK(
+    lines[3]
+    == "  0 Hash  2 dis         10.0.0.3    80    0           0    0           0           0");
 }
 
 TEST_CASE("show keeps IPv4 rows at their fixed width", "[format][show]") {
   auto snap = base_snapshot();
-  snap.channels = {row(10, 63, "255.255.255.255", 65535, 9999, 99999999999ULL % 4294967296ULL,
-                       9999, 99999999999ULL, 99999999999ULL)};
+  snap.channels = {row(10, 63, "255.255.255.255", 65535, 9999,
+                       99999999999ULL % 4294967296ULL, 9999, 99999999999ULL,
+                       99999999999ULL)};
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].size() == lines[1].size());
-  CHECK(lines[1]
-        == " 10   RR 63 ENA  255.255.255.255 65535 9999  1215752191 9999 99999999999 99999999999");
+  CHECK(
+    lines[1]
+    == " 10   RR 63 ENA  255.255.255.255 65535 9999  1215752191 9999 99999999999 99999999999");
 }
 
 TEST_CASE("show prints a long IPv6 address whole, widening its column",
@@ -140,11 +146,13 @@ TEST_CASE("show prints a long IPv6 address whole, widening its column",
                    row(0, 1, "::1", 443, 0, 0, 0, 0, 0)};
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 3);
-  CHECK(lines[1] == "  0   RR  0 ENA " + v6
-                      + "   443    1           2    3           4           5");
+  CHECK(lines[1]
+        == "  0   RR  0 ENA " + v6
+             + "   443    1           2    3           4           5");
   // A short IPv6 address stays right-aligned in 16 columns.
-  CHECK(lines[2]
-        == "  0   RR  1 ENA              ::1   443    0           0    0           0           0");
+  CHECK(
+    lines[2]
+    == "  0   RR  1 ENA              ::1   443    0           0    0           0           0");
 }
 
 // -- version, banner, help ------------------------------------------------------------------
@@ -163,8 +171,9 @@ TEST_CASE("version prints three lines with two leading spaces",
 
 TEST_CASE("the interactive banner names version and master pid",
           "[format][banner]") {
-  CHECK(format_banner("4.0", 42)
-        == "\nbalance 4.0 interactive command shell\nPID of master process is 42\n\n");
+  CHECK(
+    format_banner("4.0", 42)
+    == "\nbalance 4.0 interactive command shell\nPID of master process is 42\n\n");
 }
 
 TEST_CASE("help starts with 'available commands:' and indents every command by "
@@ -198,22 +207,27 @@ TEST_CASE("mrtg-bytes prints rcvd, sent, UNKNOWN and the target name",
           "[format][mrtg]") {
   auto snap = base_snapshot();
   snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 3, 0, 1000, 1015)};
-  CHECK(format_mrtg_bytes(snap, 0, 0) == "1015\n1000\nUNKNOWN\ngroup 0 channel 0\n");
+  CHECK(format_mrtg_bytes(snap, 0, 0)
+        == "1015\n1000\nUNKNOWN\ngroup 0 channel 0\n");
 }
 
 TEST_CASE("mrtg-conns prints totalc, UNKNOWN twice and the target name",
           "[format][mrtg]") {
   auto snap = base_snapshot();
   snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 3, 0, 1000, 1015)};
-  CHECK(format_mrtg_conns(snap, 0, 0) == "3\nUNKNOWN\nUNKNOWN\ngroup 0 channel 0\n");
+  CHECK(format_mrtg_conns(snap, 0, 0)
+        == "3\nUNKNOWN\nUNKNOWN\ngroup 0 channel 0\n");
 }
 
 TEST_CASE("mrtg reads the requested group's channel, not group 0's",
           "[format][mrtg]") {
   auto snap = compat_snapshot();
-  CHECK(format_mrtg_bytes(snap, 2, 1) == "72\n42\nUNKNOWN\ngroup 2 channel 1\n");
-  CHECK(format_mrtg_conns(snap, 1, 0) == "4\nUNKNOWN\nUNKNOWN\ngroup 1 channel 0\n");
-  CHECK(format_mrtg_bytes(snap, 3, 0) == "36\n21\nUNKNOWN\ngroup 3 channel 0\n");
+  CHECK(format_mrtg_bytes(snap, 2, 1)
+        == "72\n42\nUNKNOWN\ngroup 2 channel 1\n");
+  CHECK(format_mrtg_conns(snap, 1, 0)
+        == "4\nUNKNOWN\nUNKNOWN\ngroup 1 channel 0\n");
+  CHECK(format_mrtg_bytes(snap, 3, 0)
+        == "36\n21\nUNKNOWN\ngroup 3 channel 0\n");
 }
 
 TEST_CASE("mrtg counters above 32 bits print in full", "[format][mrtg]") {
@@ -309,7 +323,8 @@ TEST_CASE("show json parses back into groups, channels and counters",
   CHECK(autodis.at("sent").get<uint64_t>() == 5000000000000ULL);
 }
 
-TEST_CASE("show json of no channels has an empty group list", "[format][json]") {
+TEST_CASE("show json of no channels has an empty group list",
+          "[format][json]") {
   auto doc = nlohmann::json::parse(format_json(base_snapshot()));
   CHECK(doc.at("groups").is_array());
   CHECK(doc.at("groups").empty());
@@ -372,17 +387,24 @@ TEST_CASE("metrics carries every channel counter with its labels",
     R"({group="0",channel="0",address="127.0.0.1",port="22003"})";
   const std::string g21 =
     R"({group="2",channel="1",address="127.0.0.1",port="22003"})";
-  CHECK_THAT(text, Contains("# TYPE balance_channel_connections_total counter\n"));
-  CHECK_THAT(text, Contains("# TYPE balance_channel_sent_bytes_total counter\n"));
-  CHECK_THAT(text, Contains("# TYPE balance_channel_received_bytes_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_connections_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_sent_bytes_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_received_bytes_total counter\n"));
   CHECK_THAT(text, Contains("# TYPE balance_accept_errors_total counter\n"));
   CHECK_THAT(text, Contains("balance_channel_up" + g0 + " 1\n"));
   CHECK_THAT(text, Contains("balance_channel_connections" + g0 + " 12\n"));
   CHECK_THAT(text, Contains("balance_channel_max_connections" + g0 + " 12\n"));
-  CHECK_THAT(text, Contains("balance_channel_connections_total" + g0 + " 12\n"));
-  CHECK_THAT(text, Contains("balance_channel_sent_bytes_total" + g0 + " 252\n"));
-  CHECK_THAT(text, Contains("balance_channel_received_bytes_total" + g0 + " 432\n"));
-  CHECK_THAT(text, Contains("balance_channel_received_bytes_total" + g21 + " 72\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_connections_total" + g0 + " 12\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_sent_bytes_total" + g0 + " 252\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_received_bytes_total" + g0 + " 432\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_received_bytes_total" + g21 + " 72\n"));
   CHECK_THAT(text, Contains("balance_accept_errors_total 2\n"));
   CHECK_THAT(text, Contains("balance_connections 21\n"));
   CHECK_THAT(text, Contains("balance_uptime_seconds 3600\n"));
@@ -394,8 +416,14 @@ TEST_CASE("metrics reports a disabled channel as down", "[format][metrics]") {
   snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 0, 0, 0, 0, 0, 1),
                    row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, 0, 2)};
   auto text = format_metrics(snap);
-  CHECK_THAT(text, Contains(R"(balance_channel_up{group="0",channel="0",address="10.0.0.1",port="80"} 0)"));
-  CHECK_THAT(text, Contains(R"(balance_channel_up{group="0",channel="1",address="10.0.0.2",port="80"} 0)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_up{group="0",channel="0",address="10.0.0.1",port="80"} 0)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_up{group="0",channel="1",address="10.0.0.2",port="80"} 0)"));
 }
 
 // -- one-line replies ----------------------------------------------------------------------------------
@@ -409,8 +437,9 @@ TEST_CASE("disable and enable replies name the channel", "[format][reply]") {
         == "channel 4 already enabled\n");
 }
 
-TEST_CASE("a missing channel for disable, enable or reset is 'no such channel N'",
-          "[format][reply]") {
+TEST_CASE(
+  "a missing channel for disable, enable or reset is 'no such channel N'",
+  "[format][reply]") {
   for (std::string line : {"disable 9", "enable 9", "reset 9"}) {
     CAPTURE(line);
     CHECK(format_reply(cmd(line), 0, reply::no_such_channel)
@@ -444,7 +473,8 @@ TEST_CASE("assign replies reassigned, must be disabled, invalid address or "
   CHECK(format_reply(a, 0, reply::unknown_channel) == "unknown channel\n");
 }
 
-TEST_CASE("maxc replies with the channel and the new limit", "[format][reply]") {
+TEST_CASE("maxc replies with the channel and the new limit",
+          "[format][reply]") {
   CHECK(format_reply(cmd("maxc 2 16"), 0, reply::ok)
         == "maxc of channel 2 changed to 16\n");
   CHECK(format_reply(cmd("maxc 0 0"), 0, reply::ok)
@@ -455,7 +485,8 @@ TEST_CASE("maxc replies with the channel and the new limit", "[format][reply]") 
 
 TEST_CASE("hash and rr reply with the current group", "[format][reply]") {
   CHECK(format_reply(cmd("hash"), 3, reply::ok) == "group 3 set to hash\n");
-  CHECK(format_reply(cmd("rr"), 3, reply::ok) == "group 3 set to round robin\n");
+  CHECK(format_reply(cmd("rr"), 3, reply::ok)
+        == "group 3 set to round robin\n");
   CHECK(format_reply(cmd("hash"), 0, reply::ok) == "group 0 set to hash\n");
 }
 

@@ -458,7 +458,8 @@ TEST_CASE("rank orders every channel by descending score", "[policy][hash]") {
   }
 }
 
-TEST_CASE("a hash group gives a client its top-ranked channel", "[policy][hash]") {
+TEST_CASE("a hash group gives a client its top-ranked channel",
+          "[policy][hash]") {
   auto g = hash_group(4);
   for (uint32_t i = 0; i < 100; ++i) {
     auto key = client_key::of(client(i));
@@ -639,7 +640,8 @@ TEST_CASE("adding a channel moves only the clients the new channel wins",
   }
 }
 
-TEST_CASE("reassigning a channel's address keeps its clients", "[policy][hash]") {
+TEST_CASE("reassigning a channel's address keeps its clients",
+          "[policy][hash]") {
   auto g = hash_group(4);
   std::vector<uint32_t> before;
   for (uint32_t i = 0; i < 200; ++i)

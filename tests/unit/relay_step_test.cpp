@@ -118,8 +118,7 @@ TEST_CASE("a bulk transfer moves by splice and arrives intact",
   CHECK(received == data);
 }
 
-TEST_CASE("without leave to splice a bulk transfer is copied",
-          "[relay_step]") {
+TEST_CASE("without leave to splice a bulk transfer is copied", "[relay_step]") {
   relay_step step;
   step.may_splice = false; // as with -p, whose dump needs the bytes
   auto data = pattern(1 << 20);

@@ -129,7 +129,8 @@ TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
   CHECK(ch.current() == 0);
 }
 
-TEST_CASE("maxc changes a channel's limit and 0 lifts it", "[scheduler_rules]") {
+TEST_CASE("maxc changes a channel's limit and 0 lifts it",
+          "[scheduler_rules]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 0, 1)) == reply::ok);
   CHECK(g.channels()[0].maxc == 1);
@@ -160,7 +161,8 @@ TEST_CASE("create adds a disabled channel with zero counters",
   CHECK(g.channels()[2].usable());
 }
 
-TEST_CASE("create takes IPv6 addresses and service names", "[scheduler_rules]") {
+TEST_CASE("create takes IPv6 addresses and service names",
+          "[scheduler_rules]") {
   group_policy g;
   CHECK(apply_command(g, make(verb::create, 0, 0, "2001:db8::3", "smtp"))
         == reply::ok);
@@ -172,9 +174,13 @@ TEST_CASE("create with a bad address or port says invalid address",
           "[scheduler_rules]") {
   auto g = two_channels();
   for (auto [host, port] : std::vector<std::pair<std::string, std::string>>{
-         {"10.0.0.300", "80"}, {"", "80"}, {"10.0.0.3", "0"},
-         {"10.0.0.3", "65536"}, {"10.0.0.3", "80abc"},
-         {"10.0.0.3", "nosuchservice"}, {"nosuchhost.invalid", "80"}}) {
+         {"10.0.0.300", "80"},
+         {"", "80"},
+         {"10.0.0.3", "0"},
+         {"10.0.0.3", "65536"},
+         {"10.0.0.3", "80abc"},
+         {"10.0.0.3", "nosuchservice"},
+         {"nosuchhost.invalid", "80"}}) {
     CAPTURE(host, port);
     CHECK(apply_command(g, make(verb::create, 0, 0, host, port))
           == reply::invalid_address);
@@ -226,7 +232,8 @@ TEST_CASE("assign keeps the channel's counters and maxc", "[scheduler_rules]") {
   REQUIRE(g.pick(someone, {}) == 0u);
   g.channels()[1].traffic->rcvd = 9;
   g.channels()[1].state = channel_state::disabled;
-  CHECK(apply_command(g, make(verb::assign, 1, 0, "10.0.0.8", "88")) == reply::ok);
+  CHECK(apply_command(g, make(verb::assign, 1, 0, "10.0.0.8", "88"))
+        == reply::ok);
   CHECK(g.channels()[1].maxc == 5);
   CHECK(g.channels()[1].traffic->rcvd == 9);
 }
@@ -273,7 +280,8 @@ TEST_CASE("group_rows gives one show row per channel in channel order",
   CHECK(rows[1].address == "10.0.0.2");
   CHECK(rows[1].port == 81);
   CHECK(rows[1].maxc == 5);
-  CHECK(rows[1].state == static_cast<uint8_t>(channel_state_code::auto_disabled));
+  CHECK(rows[1].state
+        == static_cast<uint8_t>(channel_state_code::auto_disabled));
   CHECK(rows[2].address == "2001:db8::1");
   CHECK(rows[2].port == 443);
   CHECK(rows[2].state == static_cast<uint8_t>(channel_state_code::disabled));
@@ -283,7 +291,8 @@ TEST_CASE("group_rows gives one show row per channel in channel order",
   CHECK(group_rows(group_policy{}, 0).empty());
 }
 
-TEST_CASE("the wire codes of channel states match the policy's", "[scheduler_rules]") {
+TEST_CASE("the wire codes of channel states match the policy's",
+          "[scheduler_rules]") {
   CHECK(static_cast<int>(channel_state::enabled)
         == static_cast<int>(channel_state_code::enabled));
   CHECK(static_cast<int>(channel_state::disabled)
