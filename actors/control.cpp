@@ -3,9 +3,9 @@
 #include <thread>
 #include <unistd.h>
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
+#include "log/log.hpp"
 #include "net/control_preamble.hpp"
-#include "net/log.hpp"
 
 namespace balance {
 
@@ -40,7 +40,7 @@ struct show_collector {
 // lookup blocks nobody); the scheduler only ever parses numbers.
 void resolve_in_place(std::string& host) {
   std::string error;
-  if (auto ep = net::resolve_host(host, net::family::any, error))
+  if (auto ep = resolve_host(host, family::any, error))
     host = ep->address_text();
 }
 

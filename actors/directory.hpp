@@ -5,8 +5,8 @@
 #include <memory>
 #include <vector>
 
-#include "actors/group_policy.hpp"
 #include "actors/protocol.hpp"
+#include "core/group_policy.hpp"
 
 namespace balance {
 

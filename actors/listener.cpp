@@ -13,7 +13,7 @@ listener(listener_actor::stateful_pointer<listener_state> self,
   auto settings = config.settings;
   auto directory = config.directory;
   auto on_accept = [settings, directory](asio::io_context& ctx, int fd,
-                                         const net::endpoint& peer) {
+                                         const endpoint& peer) {
     start_session(net::connection::accept(ctx, fd, peer, *settings), directory);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {

@@ -7,6 +7,7 @@
 
 #include "actors/directory.hpp"
 #include "net/acceptor.hpp"
+#include "net/connection.hpp"
 #include "net/io_pool.hpp"
 
 namespace balance {

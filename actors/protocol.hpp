@@ -9,8 +9,8 @@
 
 #include <caf/all.hpp>
 
-#include "actors/group_policy.hpp"
-#include "actors/status.hpp"
+#include "core/group_policy.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance {
 

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "actors/directory.hpp"
-#include "actors/group_commands.hpp"
 #include "actors/protocol.hpp"
+#include "core/group_commands.hpp"
 
 namespace balance {
 

@@ -1,6 +1,6 @@
 #include "actors/session.hpp"
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 namespace balance {
 

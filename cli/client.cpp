@@ -11,11 +11,11 @@
 #include <editline/readline.h>
 
 #include "actors/basp_handoff.hpp"
-#include "actors/limits.hpp"
 #include "actors/protocol.hpp"
 #include "cli/commands.hpp"
 #include "cli/format.hpp"
 #include "cli/rendezvous.hpp"
+#include "core/limits.hpp"
 #include "net/control_dial.hpp"
 #include "net/tls_context.hpp"
 
@@ -257,7 +257,7 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
     auto colon = ep.rfind(':');
     auto port = colon == std::string::npos
                   ? std::nullopt
-                  : net::parse_port(ep.substr(colon + 1));
+                  : parse_port(ep.substr(colon + 1));
     if (!port || colon == 0) {
       complain("invalid --control '" + ep + "' (want host:port)");
       return ex_usage;

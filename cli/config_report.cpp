@@ -13,7 +13,7 @@ std::vector<std::string> describe_groups(const options& opts) {
       auto line = "  channel " + std::to_string(c) + " " + ch.target.to_string()
                   + " maxc " + std::to_string(ch.maxc);
       // A name says which host the address came from.
-      if (!net::parse_numeric_address(ch.host))
+      if (!parse_numeric_address(ch.host))
         line += " (" + ch.host + ")";
       lines.push_back(std::move(line));
     }

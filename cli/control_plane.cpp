@@ -8,7 +8,7 @@
 
 #include "actors/basp_handoff.hpp"
 #include "cli/rendezvous.hpp"
-#include "net/log.hpp"
+#include "log/log.hpp"
 #include "net/tls_context.hpp"
 
 namespace balance::cli {
@@ -23,21 +23,21 @@ bool split_host_port(const std::string& text, std::string& host,
   host = text.substr(0, colon);
   if (host.size() > 1 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  auto p = net::parse_port(text.substr(colon + 1));
+  auto p = parse_port(text.substr(colon + 1));
   if (!p || host.empty())
     return false;
   port = *p;
   return true;
 }
 
-bool is_loopback(const net::endpoint& ep) {
+bool is_loopback(const endpoint& ep) {
   return (!ep.v6 && ep.bytes[0] == 127)
          || (ep.v6 && ep.address_text() == "::1");
 }
 
 } // namespace
 
-std::optional<net::endpoint> remote_control_endpoint(const options& opts,
+std::optional<endpoint> remote_control_endpoint(const options& opts,
                                                      std::string& error) {
   if (opts.control_listen.empty())
     return std::nullopt;
@@ -48,7 +48,7 @@ std::optional<net::endpoint> remote_control_endpoint(const options& opts,
             + "' (want addr:port)";
     return std::nullopt;
   }
-  auto ep = net::resolve_host(host, net::family::any, error);
+  auto ep = resolve_host(host, family::any, error);
   if (!ep) {
     error = "--control-listen " + opts.control_listen + ": " + error;
     return std::nullopt;

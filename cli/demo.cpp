@@ -69,7 +69,7 @@ int run_demo(const char* argv0) {
     channel_spec ch;
     ch.host = "127.0.0.1";
     ch.port = start_backend(name);
-    ch.target = *net::parse_numeric_address("127.0.0.1");
+    ch.target = *parse_numeric_address("127.0.0.1");
     ch.target.port = ch.port;
     group.channels.push_back(ch);
   }

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "actors/status.hpp"
 #include "cli/commands.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance::cli {
 

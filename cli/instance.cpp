@@ -12,13 +12,13 @@
 #include <caf/io/all.hpp>
 
 #include "actors/control.hpp"
-#include "actors/limits.hpp"
 #include "actors/listener.hpp"
 #include "actors/scheduler.hpp"
-#include "cli/rendezvous.hpp"
 #include "cli/control_plane.hpp"
-#include "net/log.hpp"
-#include "net/packet_dump.hpp"
+#include "cli/rendezvous.hpp"
+#include "core/limits.hpp"
+#include "core/packet_dump.hpp"
+#include "log/log.hpp"
 #include "net/pipe_pool.hpp"
 
 namespace balance::cli {
@@ -102,9 +102,9 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
 
   net::io_pool pool(opts.io_threads > 0 ? opts.io_threads : default_threads());
   size_pools(pool.size());
-  std::unique_ptr<net::packet_dump> dump;
+  std::unique_ptr<packet_dump> dump;
   if (opts.packet_dump)
-    dump = std::make_unique<net::packet_dump>(stdout);
+    dump = std::make_unique<packet_dump>(stdout);
   net::connection_registry registry;
   auto settings = std::make_shared<net::relay_settings>();
   settings->registry = &registry;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
 
 namespace balance::cli {
 
@@ -128,9 +128,9 @@ std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
       return usage_error("invalid channel '" + text + "': junk after ']'");
   } else if (std::count(text.begin(), text.end(), ':') > 2
              || (text.find("::") != std::string::npos
-                 && net::parse_numeric_address(text))) {
+                 && parse_numeric_address(text))) {
     // A bare IPv6 literal: no port or maxc can follow without brackets.
-    if (!net::parse_numeric_address(text))
+    if (!parse_numeric_address(text))
       return usage_error("invalid channel '" + text
                          + "': write IPv6 addresses as [addr]:port:maxc");
     ch.host = text;
@@ -156,7 +156,7 @@ std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
   }
   ch.port = default_port;
   if (!port_text.empty()) {
-    auto port = net::parse_port(port_text);
+    auto port = parse_port(port_text);
     if (!port)
       return usage_error("invalid port '" + port_text + "' in channel '" + text
                          + "'");
@@ -257,7 +257,7 @@ parse_result parse_command_line(int argc, char* const* argv) {
                            ? "-i/-c need the listening port of the instance"
                            : "unexpected argument '" + positional[1] + "'");
     opts.port_text = positional[0];
-    auto port = net::parse_port(opts.port_text);
+    auto port = parse_port(opts.port_text);
     if (!port)
       return usage_error("invalid port [" + opts.port_text + "]");
     opts.port = *port;
@@ -268,7 +268,7 @@ parse_result parse_command_line(int argc, char* const* argv) {
   if (positional.empty())
     return usage_error("the listening port is missing");
   opts.port_text = positional[0];
-  auto port = net::parse_port(opts.port_text);
+  auto port = parse_port(opts.port_text);
   if (!port)
     return usage_error("invalid port [" + opts.port_text + "]");
   opts.port = *port;
@@ -283,7 +283,7 @@ std::variant<std::monostate, parse_error> resolve_channels(options& opts) {
   for (auto& group : opts.groups) {
     for (auto& ch : group.channels) {
       std::string error;
-      auto ep = net::resolve_host(ch.host, net::family::any, error);
+      auto ep = resolve_host(ch.host, family::any, error);
       if (!ep)
         return parse_error{ex_dataerr, "unknown host '" + ch.host
                                          + "' in channel '" + ch.text

@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "actors/group_policy.hpp"
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "core/group_policy.hpp"
 #include "net/tls_files.hpp"
 
 namespace balance::cli {
@@ -32,7 +32,7 @@ struct channel_spec {
   std::string host;
   uint16_t port = 0;
   uint32_t maxc = 0;
-  net::endpoint target; ///< filled by resolve_channels()
+  endpoint target; ///< filled by resolve_channels()
 };
 
 struct group_spec {
@@ -50,7 +50,7 @@ struct options {
   std::string bind_host;     ///< -b
   std::string out_bind_host; ///< -B
   /// -B resolved and checked (local, of a channel's family) once at start.
-  std::optional<net::endpoint> out_bind;
+  std::optional<endpoint> out_bind;
   int connect_timeout = 5;    ///< -t seconds
   int idle_timeout = 0;       ///< -T seconds, 0 = never
   bool autodisable = false;   ///< -a

@@ -1,6 +1,6 @@
 #include "cli/rendezvous.hpp"
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 #include <cerrno>
 #include <cstdlib>

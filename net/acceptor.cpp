@@ -12,7 +12,7 @@
 
 #include <asio/post.hpp>
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 namespace balance::net {
 

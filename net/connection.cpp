@@ -9,9 +9,9 @@
 
 #include <asio/post.hpp>
 
+#include "core/packet_dump.hpp"
+#include "log/log.hpp"
 #include "net/connect_error.hpp"
-#include "net/log.hpp"
-#include "net/packet_dump.hpp"
 
 namespace balance::net {
 

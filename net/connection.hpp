@@ -18,23 +18,21 @@
 #include <mutex>
 #include <optional>
 
-#include <asio/basic_waitable_timer.hpp>
 #include <asio/io_context.hpp>
-#include <asio/steady_timer.hpp>
 
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "core/traffic.hpp"
 #include "net/relay_step.hpp"
 #include "net/socket_watch.hpp"
-#include "net/traffic.hpp"
+#include "net/timer.hpp"
+
+namespace balance {
+class packet_dump;
+} // namespace balance
 
 namespace balance::net {
 
-class packet_dump;
 class connection_registry;
-
-using timer_type = asio::basic_waitable_timer<
-  std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
-  asio::io_context::executor_type>;
 
 /// What every connection of an instance shares (read-only once running).
 struct relay_settings {

@@ -27,8 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log/log.hpp"
 #include "net/control_preamble.hpp"
-#include "net/log.hpp"
 
 namespace balance::net {
 

@@ -15,7 +15,7 @@ channel_spec make_channel(const std::string& host, const std::string& address,
   ch.host = host;
   ch.port = port;
   ch.maxc = maxc;
-  ch.target = *net::parse_numeric_address(address);
+  ch.target = *parse_numeric_address(address);
   ch.target.port = port;
   return ch;
 }

@@ -17,6 +17,7 @@
 #include "net/control_gate.hpp"
 #include "net/control_preamble.hpp"
 
+using namespace balance;
 using namespace balance::net;
 using namespace std::chrono_literals;
 

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
 
-using namespace balance::net;
+using namespace balance;
 
 TEST_CASE("an IPv4 address parses into four bytes", "[endpoint]") {
   auto ep = parse_numeric_address("10.1.2.3");

@@ -10,15 +10,15 @@
 #include <thread>
 #include <vector>
 
-#include "actors/group_policy.hpp"
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "core/group_policy.hpp"
 
 using namespace balance;
 
 namespace {
 
-net::endpoint addr(const std::string& text, uint16_t port = 0) {
-  auto ep = net::parse_numeric_address(text);
+endpoint addr(const std::string& text, uint16_t port = 0) {
+  auto ep = parse_numeric_address(text);
   REQUIRE(ep);
   ep->port = port;
   return *ep;
@@ -43,8 +43,8 @@ group_policy hash_group(std::size_t n, bool failover = false) {
 const client_key any_client{0x1234};
 
 // The i-th of many distinct IPv4 clients 10.x.y.z.
-net::endpoint client(uint32_t i, uint16_t port = 40000) {
-  net::endpoint ep;
+endpoint client(uint32_t i, uint16_t port = 40000) {
+  endpoint ep;
   ep.bytes[0] = 10;
   ep.bytes[1] = static_cast<uint8_t>(i >> 16);
   ep.bytes[2] = static_cast<uint8_t>(i >> 8);
@@ -54,7 +54,7 @@ net::endpoint client(uint32_t i, uint16_t port = 40000) {
 }
 
 // Picks and immediately releases, so counters and maxc stay neutral.
-std::optional<uint32_t> probe(group_policy& g, const net::endpoint& who,
+std::optional<uint32_t> probe(group_policy& g, const endpoint& who,
                               const tried_set& tried = {}) {
   auto got = g.pick(client_key::of(who), tried);
   if (got)

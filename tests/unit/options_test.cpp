@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/limits.hpp"
 #include "cli/options.hpp"
+#include "core/limits.hpp"
 
 using namespace balance;
 using namespace balance::cli;

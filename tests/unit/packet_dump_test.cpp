@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <string>
 
-#include "net/packet_dump.hpp"
+#include "core/packet_dump.hpp"
 
-using balance::net::format_dump;
-using balance::net::packet_dump;
+using balance::format_dump;
+using balance::packet_dump;
 
 namespace {
 

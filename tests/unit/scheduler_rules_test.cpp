@@ -5,15 +5,15 @@
 
 #include <string>
 
-#include "actors/group_commands.hpp"
-#include "actors/limits.hpp"
+#include "core/group_commands.hpp"
+#include "core/limits.hpp"
 
 using namespace balance;
 
 namespace {
 
-net::endpoint addr(const std::string& text, uint16_t port) {
-  auto ep = net::parse_numeric_address(text);
+endpoint addr(const std::string& text, uint16_t port) {
+  auto ep = parse_numeric_address(text);
   REQUIRE(ep);
   ep->port = port;
   return *ep;

@@ -1,4 +1,4 @@
-#include "actors/group_policy.hpp"
+#include "core/group_policy.hpp"
 
 #include <algorithm>
 
@@ -27,14 +27,14 @@ bool contains(const tried_set& tried, uint32_t index) {
 
 } // namespace
 
-client_key client_key::of(const net::endpoint& client) {
+client_key client_key::of(const endpoint& client) {
   // The port is not part of the identity: a client keeps its channel
   // across connections. The family tag keeps 1.2.3.4 and ::102:304 apart.
   return {
     hash_bytes(client.bytes.data(), client.address_size(), client.v6 ? 6 : 4)};
 }
 
-uint32_t group_policy::add(const net::endpoint& target, uint32_t maxc,
+uint32_t group_policy::add(const endpoint& target, uint32_t maxc,
                            channel_state state) {
   channel ch;
   ch.target = target;

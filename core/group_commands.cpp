@@ -1,6 +1,6 @@
-#include "actors/group_commands.hpp"
+#include "core/group_commands.hpp"
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
 
 namespace balance {
 
@@ -8,9 +8,9 @@ namespace {
 
 // The destination of create/assign: the control actor has already turned
 // a host name into its numeric address.
-std::optional<net::endpoint> command_target(const control_command& cmd) {
-  auto addr = net::parse_numeric_address(cmd.host);
-  auto port = net::parse_port(cmd.port);
+std::optional<endpoint> command_target(const control_command& cmd) {
+  auto addr = parse_numeric_address(cmd.host);
+  auto port = parse_port(cmd.port);
   if (!addr || !port)
     return std::nullopt;
   addr->port = *port;

@@ -16,8 +16,8 @@
 #include <optional>
 #include <vector>
 
-#include "net/endpoint.hpp"
-#include "net/traffic.hpp"
+#include "core/endpoint.hpp"
+#include "core/traffic.hpp"
 
 namespace balance {
 
@@ -44,11 +44,11 @@ struct channel_load {
 };
 
 struct channel {
-  net::endpoint target;
+  endpoint target;
   uint32_t maxc = 0; ///< 0 = unlimited
   channel_state state = channel_state::enabled;
   std::shared_ptr<channel_load> load = std::make_shared<channel_load>();
-  net::traffic_ptr traffic = std::make_shared<net::traffic_counters>();
+  traffic_ptr traffic = std::make_shared<traffic_counters>();
 
   uint32_t current() const {
     return load->current.load(std::memory_order_relaxed);
@@ -67,7 +67,7 @@ struct channel {
 /// The identity hashed for a client: its address bytes (v4-mapped folded).
 struct client_key {
   uint64_t hash = 0;
-  static client_key of(const net::endpoint& client);
+  static client_key of(const endpoint& client);
 };
 
 /// Channels a session already tried in this group (failed connects).
@@ -84,7 +84,7 @@ public:
   uint32_t cursor() const { return cursor_->load(std::memory_order_relaxed); }
 
   /// Adds a channel (enabled unless told otherwise); returns its number.
-  uint32_t add(const net::endpoint& target, uint32_t maxc,
+  uint32_t add(const endpoint& target, uint32_t maxc,
                channel_state state = channel_state::enabled);
 
   /// Chooses a channel for `client` not in `tried` and grants it (c and
