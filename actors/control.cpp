@@ -5,6 +5,7 @@
 
 #include "core/limits.hpp"
 #include "log/log.hpp"
+#include "net/connection.hpp"
 #include "net/control_preamble.hpp"
 
 namespace balance {
@@ -114,10 +115,9 @@ control_actor::behavior_type control(control_pointer self,
         return refused_error();
       if (cmd.group >= cfg.directory->size())
         return static_cast<int32_t>(reply::unknown_group);
-      if (cmd.what > static_cast<uint8_t>(verb::set_rr))
+      if (!is_enumerator(cmd.what))
         return caf::make_error(caf::sec::unexpected_message);
-      auto what = static_cast<verb>(cmd.what);
-      if (what == verb::create || what == verb::assign)
+      if (cmd.what == verb::create || cmd.what == verb::assign)
         resolve_in_place(cmd.host);
       auto rp = self->make_response_promise<int32_t>();
       self

@@ -100,7 +100,7 @@ std::optional<snapshot> control_session::fetch() {
 
 std::optional<int> control_session::change(const command& cmd, verb what) {
   control_command req;
-  req.what = static_cast<uint8_t>(what);
+  req.what = what;
   req.group = static_cast<uint32_t>(group_);
   bool by_channel = what != verb::create && what != verb::set_hash
                     && what != verb::set_rr;
@@ -123,7 +123,14 @@ std::optional<int> control_session::change(const command& cmd, verb what) {
     ->request(ctl_, request_timeout, command_atom::value, target_.secret, req)
     .receive(
       [&](int32_t code) {
-        say(format_reply(cmd, group_, static_cast<reply>(code)));
+        reply outcome;
+        if (from_integer(code, outcome)) {
+          say(format_reply(cmd, group_, outcome));
+        } else {
+          complain("the instance answered with an unknown reply ("
+                   + std::to_string(code) + ")");
+          failure_ = ex_software;
+        }
       },
       [&](caf::error& err) { fail(err); });
   return failure_;
@@ -144,7 +151,8 @@ std::optional<int> control_session::kill() {
   // `balance -c kill P && balance P ...` work), so wait (bounded) for that;
   // long enough, after `already`, for the other kill's listener stop and
   // connection drain (3 s each) to run out.
-  bool in_progress = *code == static_cast<int32_t>(reply::already);
+  reply outcome;
+  bool in_progress = from_integer(*code, outcome) && outcome == reply::already;
   if (target_.pid <= 0 && in_progress) {
     // A remote process: not ours to watch.
     say("shutdown in progress, exiting.\n");
@@ -255,9 +263,8 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
   std::vector<target> out;
   for (auto& ep : opts.control_endpoints) {
     auto colon = ep.rfind(':');
-    auto port = colon == std::string::npos
-                  ? std::nullopt
-                  : parse_port(ep.substr(colon + 1));
+    auto port = colon == std::string::npos ? std::nullopt
+                                           : parse_port(ep.substr(colon + 1));
     if (!port || colon == 0) {
       complain("invalid --control '" + ep + "' (want host:port)");
       return ex_usage;

@@ -42,12 +42,27 @@ const char* mrtg_check(const snapshot& snap, int64_t group, int64_t channel) {
   return nullptr;
 }
 
-const char* state_name(uint8_t state) {
-  switch (static_cast<channel_state_code>(state)) {
-    case channel_state_code::enabled: return "enabled";
-    case channel_state_code::disabled: return "disabled";
-    default: return "auto-disabled";
+// The JSON spellings. A value that is no enumerator (a newer daemon) reads
+// as the last one, as the integer comparisons before the enums did.
+const char* json_name(group_type type) {
+  switch (type) {
+    case group_type::round_robin: return "rr";
+    case group_type::hash: return "hash";
   }
+  return "rr";
+}
+
+const char* json_name(channel_state state) {
+  switch (state) {
+    case channel_state::enabled: return "enabled";
+    case channel_state::disabled: return "disabled";
+    case channel_state::auto_disabled: return "auto-disabled";
+  }
+  return "auto-disabled";
+}
+
+bool is_enabled(const channel_status& ch) {
+  return ch.state == channel_state::enabled;
 }
 
 std::string labels(const channel_status& ch) {
@@ -58,6 +73,14 @@ std::string labels(const channel_status& ch) {
 
 } // namespace
 
+const char* show_name(group_type type) {
+  switch (type) {
+    case group_type::round_robin: return "RR";
+    case group_type::hash: return "Hash";
+  }
+  return "RR";
+}
+
 std::string format_show(const snapshot& snap) {
   std::string out = printf_string(
     "%3s %4s %2s %3s %16s %5s %4s %11s %4s %11s %11s\n", "GRP", "Type", "#",
@@ -65,8 +88,8 @@ std::string format_show(const snapshot& snap) {
   for (auto& ch : snap.channels)
     out += printf_string(
       "%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
-      static_cast<int>(ch.group), ch.type == 1 ? "Hash" : "RR",
-      static_cast<int>(ch.index), ch.state == 0 ? "ENA" : "dis",
+      static_cast<int>(ch.group), show_name(ch.type),
+      static_cast<int>(ch.index), is_enabled(ch) ? "ENA" : "dis",
       ch.address.c_str(), static_cast<int>(ch.port),
       static_cast<int>(ch.current), static_cast<unsigned>(ch.total),
       static_cast<int>(ch.maxc), static_cast<unsigned long long>(ch.sent),
@@ -105,12 +128,12 @@ std::string format_json(const snapshot& snap) {
   for (auto& ch : snap.channels) {
     if (groups.empty() || groups.back()["group"] != ch.group)
       groups.push_back({{"group", ch.group},
-                        {"type", ch.type == 1 ? "hash" : "rr"},
+                        {"type", json_name(ch.type)},
                         {"channels", json::array()}});
     groups.back()["channels"].push_back({
       {"channel", ch.index},
-      {"state", state_name(ch.state)},
-      {"enabled", ch.state == 0},
+      {"state", json_name(ch.state)},
+      {"enabled", is_enabled(ch)},
       {"address", ch.address},
       {"port", ch.port},
       {"c", ch.current},
@@ -157,7 +180,7 @@ std::string format_metrics(const snapshot& snap) {
   out += "balance_accept_errors_total " + std::to_string(snap.accept_errors)
          + "\n";
   per_channel("balance_channel_up", "gauge", "1 if the channel is enabled.",
-              [](auto& ch) { return ch.state == 0 ? 1 : 0; });
+              [](auto& ch) { return is_enabled(ch) ? 1 : 0; });
   per_channel("balance_channel_connections", "gauge",
               "Current connections of the channel (c).",
               [](auto& ch) { return ch.current; });

@@ -10,6 +10,9 @@
 
 namespace balance::cli {
 
+/// A group's type as `show` (and -d) spell it: "RR" or "Hash".
+const char* show_name(group_type type);
+
 std::string format_show(const snapshot& snap);
 std::string format_version(const snapshot& snap);
 /// MRTG four-line blocks; "unknown group" / "unknown channel" as 3.54.

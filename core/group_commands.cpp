@@ -21,7 +21,7 @@ std::optional<endpoint> command_target(const control_command& cmd) {
 
 reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& chans = policy.channels();
-  auto what = static_cast<verb>(cmd.what);
+  auto what = cmd.what;
   switch (what) {
     case verb::set_hash: policy.type = group_type::hash; return reply::ok;
     case verb::set_rr: policy.type = group_type::round_robin; return reply::ok;
@@ -80,11 +80,10 @@ std::vector<channel_status> group_rows(const group_policy& policy,
     channel_status row;
     row.group = group;
     row.index = index++;
-    row.type = static_cast<uint8_t>(policy.type);
-    row.state = static_cast<uint8_t>(
-      ch.state == channel_state::enabled && !ch.enabled()
-        ? channel_state::auto_disabled // failed, not yet published
-        : ch.state);
+    row.type = policy.type;
+    row.state = ch.state == channel_state::enabled && !ch.enabled()
+                  ? channel_state::auto_disabled // failed, not yet published
+                  : ch.state;
     row.address = ch.target.address_text();
     row.port = ch.target.port;
     row.current = ch.current();

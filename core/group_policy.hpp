@@ -18,18 +18,9 @@
 
 #include "core/endpoint.hpp"
 #include "core/traffic.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance {
-
-enum class group_type : uint8_t { round_robin = 0, hash = 1 };
-
-/// Why a channel is not enabled: operators' disables are "hard" and only an
-/// operator lifts them; automatic ones ("soft", -a) may be lifted by checks.
-enum class channel_state : uint8_t {
-  enabled = 0,
-  disabled = 1,
-  auto_disabled = 2
-};
 
 /// The per-connection counters of a channel, shared by every copy.
 struct channel_load {

@@ -23,8 +23,9 @@ namespace {
 
 channel_status row(uint32_t group, uint32_t index, const std::string& address,
                    uint16_t port, uint32_t c, uint64_t totalc, uint32_t maxc,
-                   uint64_t sent, uint64_t rcvd, uint8_t type = 0,
-                   uint8_t state = 0) {
+                   uint64_t sent, uint64_t rcvd,
+                   group_type type = group_type::round_robin,
+                   channel_state state = channel_state::enabled) {
   channel_status ch;
   ch.group = group;
   ch.index = index;
@@ -107,9 +108,12 @@ TEST_CASE("show prints Hash groups and disabled channels as 3.54 did",
           "[format][show]") {
   auto snap = base_snapshot();
   snap.channels = {
-    row(0, 0, "10.0.0.1", 80, 0, 7, 0, 1, 2, 1, 0),
-    row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, 1, 1),
-    row(0, 2, "10.0.0.3", 80, 0, 0, 0, 0, 0, 1, 2),
+    row(0, 0, "10.0.0.1", 80, 0, 7, 0, 1, 2, group_type::hash,
+        channel_state::enabled),
+    row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, group_type::hash,
+        channel_state::disabled),
+    row(0, 2, "10.0.0.3", 80, 0, 0, 0, 0, 0, group_type::hash,
+        channel_state::auto_disabled),
   };
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 4);
@@ -268,9 +272,9 @@ TEST_CASE("mrtg for a channel missing from the requested group says unknown "
 TEST_CASE("show json parses back into groups, channels and counters",
           "[format][json]") {
   auto snap = compat_snapshot();
-  snap.channels[1].type = 1;
-  snap.channels[1].state = 1;
-  snap.channels[4].state = 2;
+  snap.channels[1].type = group_type::hash;
+  snap.channels[1].state = channel_state::disabled;
+  snap.channels[4].state = channel_state::auto_disabled;
   snap.channels[4].sent = 5000000000000ULL;
   auto text = format_json(snap);
   CHECK(text.back() == '\n');
@@ -342,7 +346,8 @@ TEST_CASE("show json keeps an IPv6 address as text", "[format][json]") {
 TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
           "[format][metrics]") {
   auto snap = compat_snapshot();
-  snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0, 1, 2));
+  snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0,
+                              group_type::hash, channel_state::auto_disabled));
   auto text = format_metrics(snap);
   REQUIRE(!text.empty());
   CHECK(text.back() == '\n');
@@ -413,8 +418,10 @@ TEST_CASE("metrics carries every channel counter with its labels",
 
 TEST_CASE("metrics reports a disabled channel as down", "[format][metrics]") {
   auto snap = base_snapshot();
-  snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 0, 0, 0, 0, 0, 1),
-                   row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, 0, 2)};
+  snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 0, 0, 0, 0,
+                       group_type::round_robin, channel_state::disabled),
+                   row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0,
+                       group_type::round_robin, channel_state::auto_disabled)};
   auto text = format_metrics(snap);
   CHECK_THAT(
     text,
