@@ -10,6 +10,7 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
   auto& st = self->state;
   st.group = group;
   st.policy = std::move(policy);
+  st.policy.set_owner(directory, group); // failed connects come here
   st.directory = directory;
   st.publish();
   return {

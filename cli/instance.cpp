@@ -34,6 +34,7 @@ directory_ptr spawn_groups(caf::actor_system& sys, const options& opts) {
   auto dir = std::make_shared<group_directory>(max_groups);
   for (std::size_t g = 0; g < max_groups; ++g) {
     group_policy policy;
+    policy.set_owner(dir.get(), static_cast<uint32_t>(g));
     policy.hash_failover = opts.hash_failover;
     policy.autodisable = opts.autodisable;
     if (g < opts.groups.size()) {

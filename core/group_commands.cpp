@@ -43,16 +43,9 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& ch = chans[cmd.channel];
   switch (what) {
     case verb::enable:
-      if (ch.enabled())
-        return reply::already;
-      policy.enable(cmd.channel);
-      return reply::ok;
+      return policy.enable(cmd.channel) ? reply::ok : reply::already;
     case verb::disable:
-      // An operator's disable is "hard", even over an automatic one.
-      if (ch.state == channel_state::disabled)
-        return reply::already;
-      ch.state = channel_state::disabled;
-      return reply::ok;
+      return policy.disable(cmd.channel) ? reply::ok : reply::already;
     case verb::reset:
       ch.load->total.store(0, std::memory_order_relaxed);
       ch.traffic->sent.store(0, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 // The scheduling rules of one channel group, as plain C++ (no actors, no
 // sockets): which channel a client gets, round robin or rendezvous hash,
-// maxc, autodisable, and the per-channel counters.
+// maxc, the slot lease a grant hands out, autodisable, operator enable and
+// disable, and the per-channel counters.
 //
 // The configuration (channels, states, maxc, type) has one writer, the
 // group's scheduler actor, which publishes immutable copies; the data path
@@ -52,7 +53,53 @@ struct channel {
   bool usable() const { return enabled() && (maxc == 0 || current() < maxc); }
   /// Takes a slot if enabled and under maxc (atomically); false if not.
   bool try_acquire() const;
-  void release() const;
+};
+
+/// Hears of a connect that failed through its channel's fault under -a:
+/// the group's owner (its scheduler actor), which then takes the channel
+/// out of its configuration (mark_failed) and publishes that.
+class group_owner {
+public:
+  virtual ~group_owner() = default;
+  /// Called on the data path's thread; must not block.
+  virtual void channel_failed(uint32_t group, uint32_t channel) const = 0;
+};
+
+/// A granted channel slot, given back exactly once: by release(), by
+/// fail(), or when the lease is destroyed, so that no path can leak one.
+/// Also lends its holder the channel's byte counters.
+class slot_lease {
+public:
+  slot_lease() = default;
+  slot_lease(slot_lease&& other) noexcept;
+  /// Gives back the slot this lease held, if any, then takes `other`'s.
+  slot_lease& operator=(slot_lease&& other) noexcept;
+  ~slot_lease() { release(); }
+
+  /// Whether the lease still holds its slot.
+  explicit operator bool() const { return load_ != nullptr; }
+  uint32_t group() const { return group_; }
+  uint32_t channel() const { return channel_; }
+  /// The channel's byte counters (null once the slot is given back).
+  const traffic_ptr& traffic() const { return traffic_; }
+
+  /// The connection ended, or its connect failed through no fault of the
+  /// channel's: the slot goes back.
+  void release();
+  /// The connect failed through the channel's fault: the slot goes back
+  /// and, under -a, the channel is out of every copy at once and the owner
+  /// hears of it (group_policy.cpp, beside mark_failed).
+  void fail();
+
+private:
+  friend class group_policy;
+
+  std::shared_ptr<channel_load> load_;
+  traffic_ptr traffic_;
+  const group_owner* owner_ = nullptr;
+  bool autodisable_ = false;
+  uint32_t group_ = 0;
+  uint32_t channel_ = 0;
 };
 
 /// The identity hashed for a client: its address bytes (v4-mapped folded).
@@ -74,28 +121,32 @@ public:
   const std::vector<channel>& channels() const { return channels_; }
   uint32_t cursor() const { return cursor_->load(std::memory_order_relaxed); }
 
+  /// Which group this is and who owns it (hears of failed connects under
+  /// -a); copies keep both. Without an owner nobody is told.
+  void set_owner(const group_owner* owner, uint32_t group);
+
   /// Adds a channel (enabled unless told otherwise); returns its number.
   uint32_t add(const endpoint& target, uint32_t maxc,
                channel_state state = channel_state::enabled);
 
-  /// Chooses a channel for `client` not in `tried` and grants it (c and
-  /// totalc go up, the rr cursor moves past it as 3.54 does); nullopt when
-  /// this group has nothing for the client, so the session tries the next.
-  /// Safe on a shared const copy from any thread.
-  std::optional<uint32_t> pick(client_key client, const tried_set& tried) const;
+  /// Chooses a channel for `client` not in `tried` and grants it: c and
+  /// totalc go up, the rr cursor moves past it as 3.54 does, and the lease
+  /// gives the slot back. An empty lease when this group has nothing for
+  /// the client (the session tries the next group). Safe on a shared const
+  /// copy from any thread.
+  slot_lease pick(client_key client, const tried_set& tried) const;
 
-  /// A granted connect failed: release the slot, autodisable under -a.
-  void on_failed(uint32_t index);
-
-  /// Autodisable under -a (the owner's half of on_failed); true if the
-  /// channel was enabled and is now disabled.
+  /// Autodisable under -a (the owner's half of slot_lease::fail); true if
+  /// the channel was enabled and is now disabled.
   bool mark_failed(uint32_t index);
 
-  /// Enables a channel (an operator's `enable`), clearing a failed connect.
-  void enable(uint32_t index);
+  /// An operator's `enable`, which also clears a failed connect; false if
+  /// the channel was enabled already (or there is no such channel).
+  bool enable(uint32_t index);
 
-  /// A granted connection ended: release its slot (any copy, any thread).
-  void on_released(uint32_t index) const;
+  /// An operator's `disable`: "hard", even over an automatic one; false if
+  /// an operator had disabled it already (or there is no such channel).
+  bool disable(uint32_t index);
 
   /// The rendezvous score of channel `index` for `client` (higher wins).
   uint64_t score(uint32_t index, client_key client) const;
@@ -103,18 +154,17 @@ public:
   /// Channels in descending score order for `client`.
   std::vector<uint32_t> rank(client_key client) const;
 
-  /// Sum of c over the group (tests check it against live sessions).
-  uint64_t live() const;
-
 private:
   std::optional<uint32_t> pick_round_robin(const tried_set& tried) const;
   std::optional<uint32_t> pick_hash(client_key client,
                                     const tried_set& tried) const;
-  void granted(uint32_t index) const;
+  slot_lease granted(uint32_t index) const;
 
   std::vector<channel> channels_;
   std::shared_ptr<std::atomic<uint32_t>> cursor_ =
     std::make_shared<std::atomic<uint32_t>>(0);
+  const group_owner* owner_ = nullptr;
+  uint32_t group_ = 0;
 };
 
 } // namespace balance

@@ -105,15 +105,14 @@ std::shared_ptr<connection> connection::accept(asio::io_context& ctx,
 
 connection::~connection() {
   settings_->registry->remove(this);
-  // guard_ releases the channel slot as it goes.
+  // lease_ gives the channel slot back as it goes.
 }
 
-void connection::do_connect(const endpoint& target, release_guard guard,
-                            traffic_ptr traffic, connect_handler done) {
-  guard_ = std::move(guard);
-  traffic_ = std::move(traffic);
+void connection::do_connect(const endpoint& target, slot_lease lease,
+                            connect_handler done) {
+  lease_ = std::move(lease);
   if (closed_) {
-    guard_.fire(false);
+    lease_.release();
     if (done)
       done(connect_result::aborted);
     return;
@@ -272,15 +271,17 @@ void connection::on_connect(std::error_code ec, bool channel_at_fault) {
   auto& done = state->done;
   if (closed_) {
     // The client went away (kill): the channel did nothing wrong.
-    guard_.fire(false);
+    lease_.release();
     if (done)
       done(connect_result::aborted);
     return;
   }
   if (ec) {
     backend_.close();
-    guard_.fire(channel_at_fault);
-    traffic_.reset();
+    if (channel_at_fault)
+      lease_.fail();
+    else
+      lease_.release();
     if (done)
       done(connect_result::failed);
     return;
@@ -411,8 +412,8 @@ void connection::on_eof(int dir) {
 }
 
 void connection::account(int dir, const char* data, std::size_t n) {
-  if (traffic_)
-    (dir == 0 ? traffic_->sent : traffic_->rcvd)
+  if (auto& traffic = lease_.traffic())
+    (dir == 0 ? traffic->sent : traffic->rcvd)
       .fetch_add(n, std::memory_order_relaxed);
   if (settings_->dump && data)
     settings_->dump->write(dir == 0, data, n);

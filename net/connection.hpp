@@ -21,7 +21,7 @@
 #include <asio/io_context.hpp>
 
 #include "core/endpoint.hpp"
-#include "core/traffic.hpp"
+#include "core/group_policy.hpp"
 #include "net/relay_step.hpp"
 #include "net/socket_watch.hpp"
 #include "net/timer.hpp"
@@ -41,34 +41,6 @@ struct relay_settings {
   std::optional<endpoint> out_bind;        ///< -B
   packet_dump* dump = nullptr;             ///< -p
   connection_registry* registry = nullptr; ///< every live connection
-};
-
-/// Gives a granted channel slot back exactly once: `failed` for a failed
-/// connect, otherwise when the proxied connection ends. Destroying an
-/// unfired guard releases (so no path can leak a slot).
-class release_guard {
-public:
-  using fn_type = std::function<void(bool failed)>;
-  release_guard() = default;
-  explicit release_guard(fn_type fn) : fn_(std::move(fn)) {}
-  release_guard(release_guard&&) noexcept = default;
-  release_guard& operator=(release_guard&& other) noexcept {
-    fire(false);
-    fn_ = std::move(other.fn_);
-    other.fn_ = nullptr;
-    return *this;
-  }
-  ~release_guard() { fire(false); }
-  void fire(bool failed) {
-    if (fn_) {
-      auto fn = std::move(fn_);
-      fn_ = nullptr;
-      fn(failed);
-    }
-  }
-
-private:
-  fn_type fn_;
 };
 
 class connection;
@@ -109,11 +81,13 @@ public:
 
   // -- called on this connection's io thread only ---------------------------
 
-  /// Connects to `target`; on success the relay starts and owns `guard`,
-  /// on failure the guard fires as failed. `done(result)` runs afterwards
-  /// (`aborted`: the connection was closed meanwhile, stop trying).
-  void do_connect(const endpoint& target, release_guard guard,
-                  traffic_ptr traffic, connect_handler done);
+  /// Connects to `target`; on success the relay starts and holds `lease`
+  /// (and counts bytes in its counters) until the connection ends, on
+  /// failure the lease fails (or is released when this host, not the
+  /// channel, is at fault). `done(result)` runs afterwards (`aborted`: the
+  /// connection was closed meanwhile, stop trying).
+  void do_connect(const endpoint& target, slot_lease lease,
+                  connect_handler done);
   /// Closes both sides (kill, a signal, -T, no channel left for the
   /// client): with a FIN, or a reset to a peer whose stream is cut short.
   void close();
@@ -157,8 +131,7 @@ private:
   std::unique_ptr<timer_type> timer_;
   endpoint peer_;
   const relay_settings* settings_;
-  release_guard guard_;
-  traffic_ptr traffic_;
+  slot_lease lease_;
   /// Only while connecting (an idle connection carries no handler).
   struct connect_state {
     connect_handler done;

@@ -7,6 +7,7 @@
 
 #include "core/group_commands.hpp"
 #include "core/limits.hpp"
+#include "leasing_group.hpp"
 
 using namespace balance;
 
@@ -19,8 +20,8 @@ endpoint addr(const std::string& text, uint16_t port) {
   return *ep;
 }
 
-group_policy two_channels() {
-  group_policy g;
+leasing_group two_channels() {
+  leasing_group g;
   g.add(addr("10.0.0.1", 80), 0);
   g.add(addr("10.0.0.2", 81), 5);
   return g;
@@ -124,8 +125,8 @@ TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
   CHECK(g.channels()[1].total() == 1);
   CHECK(g.channels()[1].traffic->sent == 7);
   // Releases after a reset still balance c.
-  g.on_released(0);
-  g.on_released(0);
+  g.release(0);
+  g.release(0);
   CHECK(ch.current() == 0);
 }
 
