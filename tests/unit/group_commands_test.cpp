@@ -1,6 +1,6 @@
-// The operator commands a scheduler applies to its group, as pure rules
-// (actors/group_commands.hpp): enable/disable, reset, maxc, create, assign,
-// hash/rr, and the show rows.
+// The operator commands a group applies (core/group_commands.hpp), as
+// pure rules: enable/disable, reset, maxc, create, assign, hash/rr, and
+// the show rows.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -43,7 +43,7 @@ const client_key someone{77};
 } // namespace
 
 TEST_CASE("disable turns a channel off and says already the second time",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::disable, 1)) == reply::ok);
   CHECK(g.channels()[1].state == channel_state::disabled);
@@ -53,7 +53,7 @@ TEST_CASE("disable turns a channel off and says already the second time",
 }
 
 TEST_CASE("enable turns a channel on and says already when it is on",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::enable, 0)) == reply::already);
   g.channels()[0].state = channel_state::disabled;
@@ -63,7 +63,7 @@ TEST_CASE("enable turns a channel on and says already when it is on",
 
 TEST_CASE("an operator's disable overrides an automatic one and enable lifts "
           "either",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.channels()[0].state = channel_state::auto_disabled;
   CHECK(apply_command(g, make(verb::disable, 0)) == reply::ok);
@@ -75,7 +75,7 @@ TEST_CASE("an operator's disable overrides an automatic one and enable lifts "
 }
 
 TEST_CASE("a disabled channel gets no new connections, an enabled one does",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   REQUIRE(apply_command(g, make(verb::disable, 0)) == reply::ok);
   CHECK(g.pick(someone, {}) == 1u);
@@ -85,7 +85,7 @@ TEST_CASE("a disabled channel gets no new connections, an enabled one does",
 }
 
 TEST_CASE("enable, disable and reset of a missing channel say no such channel",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   for (auto v : {verb::enable, verb::disable, verb::reset}) {
     CAPTURE(to_string(v));
@@ -97,7 +97,7 @@ TEST_CASE("enable, disable and reset of a missing channel say no such channel",
 }
 
 TEST_CASE("maxc and assign of a missing channel say unknown channel",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 2, 3)) == reply::unknown_channel);
   CHECK(apply_command(g, make(verb::assign, 9, 0, "10.0.0.9", "80"))
@@ -105,7 +105,7 @@ TEST_CASE("maxc and assign of a missing channel say unknown channel",
   CHECK(g.channels().size() == 2);
 }
 
-TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
+TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[group_commands]") {
   auto g = two_channels();
   REQUIRE(g.pick(someone, {}) == 0u);
   REQUIRE(g.pick(someone, {}) == 1u);
@@ -131,7 +131,7 @@ TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
 }
 
 TEST_CASE("maxc changes a channel's limit and 0 lifts it",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 0, 1)) == reply::ok);
   CHECK(g.channels()[0].maxc == 1);
@@ -144,7 +144,7 @@ TEST_CASE("maxc changes a channel's limit and 0 lifts it",
 }
 
 TEST_CASE("create adds a disabled channel with zero counters",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::create, 0, 0, "10.0.0.3", "8080"))
         == reply::ok);
@@ -163,7 +163,7 @@ TEST_CASE("create adds a disabled channel with zero counters",
 }
 
 TEST_CASE("create takes IPv6 addresses and service names",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   group_policy g;
   CHECK(apply_command(g, make(verb::create, 0, 0, "2001:db8::3", "smtp"))
         == reply::ok);
@@ -172,7 +172,7 @@ TEST_CASE("create takes IPv6 addresses and service names",
 }
 
 TEST_CASE("create with a bad address or port says invalid address",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   for (auto [host, port] : std::vector<std::pair<std::string, std::string>>{
          {"10.0.0.300", "80"},
@@ -189,7 +189,7 @@ TEST_CASE("create with a bad address or port says invalid address",
   CHECK(g.channels().size() == 2);
 }
 
-TEST_CASE("create beyond MAXCHANNELS says no slots", "[scheduler_rules]") {
+TEST_CASE("create beyond MAXCHANNELS says no slots", "[group_commands]") {
   group_policy g;
   for (std::size_t i = 0; i < max_channels; ++i)
     g.add(addr("10.0.0.1", 80), 0);
@@ -198,7 +198,7 @@ TEST_CASE("create beyond MAXCHANNELS says no slots", "[scheduler_rules]") {
   CHECK(g.channels().size() == max_channels);
 }
 
-TEST_CASE("assign needs the channel disabled", "[scheduler_rules]") {
+TEST_CASE("assign needs the channel disabled", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::assign, 0, 0, "10.0.0.9", "99"))
         == reply::must_be_disabled);
@@ -218,7 +218,7 @@ TEST_CASE("assign needs the channel disabled", "[scheduler_rules]") {
 
 TEST_CASE("assign with a bad address or port says invalid address and keeps "
           "the old one",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.channels()[0].state = channel_state::disabled;
   CHECK(apply_command(g, make(verb::assign, 0, 0, "bogus", "80"))
@@ -228,7 +228,7 @@ TEST_CASE("assign with a bad address or port says invalid address and keeps "
   CHECK(g.channels()[0].target.to_string() == "10.0.0.1:80");
 }
 
-TEST_CASE("assign keeps the channel's counters and maxc", "[scheduler_rules]") {
+TEST_CASE("assign keeps the channel's counters and maxc", "[group_commands]") {
   auto g = two_channels();
   REQUIRE(g.pick(someone, {}) == 0u);
   g.channels()[1].traffic->rcvd = 9;
@@ -239,7 +239,7 @@ TEST_CASE("assign keeps the channel's counters and maxc", "[scheduler_rules]") {
   CHECK(g.channels()[1].traffic->rcvd == 9);
 }
 
-TEST_CASE("hash and rr switch the group's type", "[scheduler_rules]") {
+TEST_CASE("hash and rr switch the group's type", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::set_hash)) == reply::ok);
   CHECK(g.type == group_type::hash);
@@ -252,7 +252,7 @@ TEST_CASE("hash and rr switch the group's type", "[scheduler_rules]") {
 }
 
 TEST_CASE("group_rows gives one show row per channel in channel order",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.type = group_type::hash;
   REQUIRE(g.pick(someone, {}));
