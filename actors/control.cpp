@@ -1,11 +1,10 @@
 #include "actors/control.hpp"
 
-#include <thread>
 #include <unistd.h>
 
 #include "core/limits.hpp"
 #include "log/log.hpp"
-#include "net/connection.hpp"
+#include "net/connection_registry.hpp"
 #include "net/control_preamble.hpp"
 
 namespace balance {
@@ -144,10 +143,8 @@ control_actor::behavior_type control(control_pointer self,
             auto& cfg = self->state.config;
             log::notice("kill: listener closed, closing "
                         + std::to_string(closing) + " connections");
-            auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-            while (cfg.registry->size() > 0
-                   && std::chrono::steady_clock::now() < deadline)
-              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            cfg.registry->wait_empty(std::chrono::steady_clock::now()
+                                     + drain_timeout);
             if (cfg.on_killed)
               cfg.on_killed();
             rp.deliver(static_cast<int32_t>(reply::ok));

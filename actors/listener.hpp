@@ -9,6 +9,7 @@
 #include "actors/protocol.hpp"
 #include "net/acceptor.hpp"
 #include "net/connection.hpp"
+#include "net/connection_registry.hpp"
 #include "net/io_pool.hpp"
 
 namespace balance {

@@ -19,6 +19,7 @@
 #include "core/limits.hpp"
 #include "core/packet_dump.hpp"
 #include "log/log.hpp"
+#include "net/connection_registry.hpp"
 #include "net/pipe_pool.hpp"
 
 namespace balance::cli {
@@ -152,10 +153,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
       caf::scoped_actor self{sys};
       self->request(lst, std::chrono::seconds(3), stop_atom::value)
         .receive([](uint64_t) {}, [](caf::error&) {});
-      auto deadline = std::chrono::steady_clock::now()
-                      + std::chrono::seconds(3);
-      while (registry.size() > 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      registry.wait_empty(std::chrono::steady_clock::now()
+                          + std::chrono::seconds(3));
       control.close();
       break;
     }

@@ -9,9 +9,8 @@
 
 namespace balance::net {
 
-using timer_type =
-  asio::basic_waitable_timer<std::chrono::steady_clock,
-                             asio::wait_traits<std::chrono::steady_clock>,
-                             asio::io_context::executor_type>;
+using timer_type = asio::basic_waitable_timer<
+  std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>,
+  asio::io_context::executor_type>;
 
 } // namespace balance::net
