@@ -1,3 +1,5 @@
+// Over 300 lines: the whole 3.54 command line (options, channel syntax,
+// separators, usage text) in one place, as the man page describes it.
 #include "cli/options.hpp"
 
 #include <getopt.h>
@@ -111,6 +113,141 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
   return std::monostate{};
 }
 
+// -- the steps of parse_command_line ----------------------------------------
+
+/// -i and -c, which make this run a client of a running instance.
+struct client_flags {
+  bool interactive = false;
+  bool command = false;
+};
+
+/// Applies one option getopt_long returned; a parse_error if its value
+/// is bad.
+std::optional<parse_error> apply_option(int c, const std::string& arg,
+                                        options& opts, client_flags& client) {
+  uint64_t n = 0;
+  switch (c) {
+    case '6': opts.force_ipv6 = true; break;
+    case 'a': opts.autodisable = true; break;
+    case 'b': opts.bind_host = arg; break;
+    case 'B': opts.out_bind_host = arg; break;
+    case 'c':
+      client.command = true;
+      opts.command = arg;
+      break;
+    case 'd': opts.debug = true; break;
+    case 'f': opts.foreground = true; break;
+    case 'p': opts.packet_dump = true; break;
+    case 'i': client.interactive = true; break;
+    case 'H': opts.hash_failover = true; break;
+    case 'M': break; // 3.54: mmap instead of shm; our IPC is CAF's
+    case 't':
+      if (!parse_uint(arg, 86400, n) || n < 1)
+        return usage_error("invalid connect timeout '-t " + arg
+                           + "' (whole seconds, 1..86400)");
+      opts.connect_timeout = static_cast<int>(n);
+      break;
+    case 'T':
+      if (!parse_uint(arg, 86400 * 365, n))
+        return usage_error("invalid idle timeout '-T " + arg
+                           + "' (whole seconds, 0 = never)");
+      opts.idle_timeout = static_cast<int>(n);
+      break;
+    case opt_control: opts.control_endpoints.push_back(arg); break;
+    case opt_control_listen: opts.control_listen = arg; break;
+    case opt_insecure_control: opts.insecure_control = true; break;
+    case opt_secret_file: opts.secret_file = arg; break;
+    case opt_tls_cert: opts.tls.cert = arg; break;
+    case opt_tls_key: opts.tls.key = arg; break;
+    case opt_tls_ca: opts.tls.ca = arg; break;
+    case opt_tls_passphrase_file: opts.tls.passphrase_file = arg; break;
+    case opt_io_threads:
+    case opt_actor_threads:
+      if (!parse_uint(arg, 64, n) || n < 1)
+        return usage_error("invalid thread count '" + arg + "' (1..64)");
+      (c == opt_io_threads ? opts.io_threads
+                           : opts.caf_threads) = static_cast<int>(n);
+      break;
+    case opt_help: opts.mode = run_mode::help; break;
+    case opt_version: opts.mode = run_mode::version; break;
+    case opt_demo: opts.mode = run_mode::demo; break;
+  }
+  return std::nullopt;
+}
+
+/// The options (getopt semantics as 3.54: flags may be combined, `-fp`);
+/// stops at --help, --version and --demo. Leaves optind at the first
+/// positional argument.
+std::optional<parse_error> parse_options(int argc, char* const* argv,
+                                         options& opts, client_flags& client) {
+  optind = 0; // full re-initialisation: the parser may run more than once
+  opterr = 0;
+  int c;
+  while (
+    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options, nullptr))
+    != -1) {
+    if (c == ':')
+      return usage_error("option '" + option_name(optopt, argv)
+                         + "' needs an argument");
+    if (c == '?') {
+      auto bad = option_name(optopt, argv);
+      if (optopt >= opt_control)
+        return usage_error("option '" + bad + "' takes no value");
+      return usage_error("unknown option '" + bad + "'");
+    }
+    if (auto err = apply_option(c, optarg ? optarg : "", opts, client))
+      return err;
+    if (opts.mode != run_mode::daemon)
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// The listening port, the one positional argument both modes take.
+std::optional<parse_error> parse_listen_port(options& opts,
+                                             const std::string& text) {
+  opts.port_text = text;
+  auto port = parse_port(opts.port_text);
+  if (!port)
+    return usage_error("invalid port [" + opts.port_text + "]");
+  opts.port = *port;
+  return std::nullopt;
+}
+
+/// -c/-i: the instance's listening port, or --control endpoints instead.
+parse_result client_arguments(options opts,
+                              const std::vector<std::string>& positional) {
+  if (!opts.control_endpoints.empty()) {
+    if (!positional.empty())
+      return usage_error("with --control no port argument is taken, got '"
+                         + positional.front() + "'");
+    return opts;
+  }
+  if (positional.size() != 1)
+    return usage_error(positional.empty()
+                         ? "-i/-c need the listening port of the instance"
+                         : "unexpected argument '" + positional[1] + "'");
+  if (auto err = parse_listen_port(opts, positional[0]))
+    return *err;
+  return opts;
+}
+
+/// The daemon: the listening port, then the channels and separators.
+parse_result daemon_arguments(options opts,
+                              std::vector<std::string> positional) {
+  if (!opts.control_endpoints.empty())
+    return usage_error("--control needs -c or -i");
+  if (positional.empty())
+    return usage_error("the listening port is missing");
+  if (auto err = parse_listen_port(opts, positional[0]))
+    return *err;
+  positional.erase(positional.begin());
+  if (auto r = parse_groups(opts, positional);
+      std::holds_alternative<parse_error>(r))
+    return std::get<parse_error>(r);
+  return opts;
+}
+
 } // namespace
 
 std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
@@ -173,110 +310,22 @@ std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
 }
 
 parse_result parse_command_line(int argc, char* const* argv) {
-  options opts;
   if (argc <= 1)
     return usage_error("the listening port is missing"); // as 3.54
-  bool interactive = false, command = false;
-  optind = 0; // full re-initialisation: the parser may run more than once
-  opterr = 0;
-  int c;
-  while (
-    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options, nullptr))
-    != -1) {
-    std::string arg = optarg ? optarg : "";
-    uint64_t n = 0;
-    switch (c) {
-      case '6': opts.force_ipv6 = true; break;
-      case 'a': opts.autodisable = true; break;
-      case 'b': opts.bind_host = arg; break;
-      case 'B': opts.out_bind_host = arg; break;
-      case 'c':
-        command = true;
-        opts.command = arg;
-        break;
-      case 'd': opts.debug = true; break;
-      case 'f': opts.foreground = true; break;
-      case 'p': opts.packet_dump = true; break;
-      case 'i': interactive = true; break;
-      case 'H': opts.hash_failover = true; break;
-      case 'M': break; // 3.54: mmap instead of shm; our IPC is CAF's
-      case 't':
-        if (!parse_uint(arg, 86400, n) || n < 1)
-          return usage_error("invalid connect timeout '-t " + arg
-                             + "' (whole seconds, 1..86400)");
-        opts.connect_timeout = static_cast<int>(n);
-        break;
-      case 'T':
-        if (!parse_uint(arg, 86400 * 365, n))
-          return usage_error("invalid idle timeout '-T " + arg
-                             + "' (whole seconds, 0 = never)");
-        opts.idle_timeout = static_cast<int>(n);
-        break;
-      case opt_control: opts.control_endpoints.push_back(arg); break;
-      case opt_control_listen: opts.control_listen = arg; break;
-      case opt_insecure_control: opts.insecure_control = true; break;
-      case opt_secret_file: opts.secret_file = arg; break;
-      case opt_tls_cert: opts.tls.cert = arg; break;
-      case opt_tls_key: opts.tls.key = arg; break;
-      case opt_tls_ca: opts.tls.ca = arg; break;
-      case opt_tls_passphrase_file: opts.tls.passphrase_file = arg; break;
-      case opt_io_threads:
-      case opt_actor_threads:
-        if (!parse_uint(arg, 64, n) || n < 1)
-          return usage_error("invalid thread count '" + arg + "' (1..64)");
-        (c == opt_io_threads ? opts.io_threads
-                             : opts.caf_threads) = static_cast<int>(n);
-        break;
-      case opt_help: opts.mode = run_mode::help; return opts;
-      case opt_version: opts.mode = run_mode::version; return opts;
-      case opt_demo: opts.mode = run_mode::demo; return opts;
-      case ':':
-        return usage_error("option '" + option_name(optopt, argv)
-                           + "' needs an argument");
-      default: {
-        auto bad = option_name(optopt, argv);
-        if (optopt >= opt_control)
-          return usage_error("option '" + bad + "' takes no value");
-        return usage_error("unknown option '" + bad + "'");
-      }
-    }
-  }
+  options opts;
+  client_flags client;
+  if (auto err = parse_options(argc, argv, opts, client))
+    return *err;
+  if (opts.mode != run_mode::daemon)
+    return opts; // --help, --version, --demo: nothing else counts
   std::vector<std::string> positional(argv + optind, argv + argc);
-  if (interactive && command)
+  if (client.interactive && client.command)
     return usage_error("-i and -c exclude each other");
-  if (interactive || command) {
-    opts.mode = interactive ? run_mode::interactive : run_mode::command;
-    if (!opts.control_endpoints.empty()) {
-      if (!positional.empty())
-        return usage_error("with --control no port argument is taken, got '"
-                           + positional.front() + "'");
-      return opts;
-    }
-    if (positional.size() != 1)
-      return usage_error(positional.empty()
-                           ? "-i/-c need the listening port of the instance"
-                           : "unexpected argument '" + positional[1] + "'");
-    opts.port_text = positional[0];
-    auto port = parse_port(opts.port_text);
-    if (!port)
-      return usage_error("invalid port [" + opts.port_text + "]");
-    opts.port = *port;
-    return opts;
+  if (client.interactive || client.command) {
+    opts.mode = client.interactive ? run_mode::interactive : run_mode::command;
+    return client_arguments(std::move(opts), positional);
   }
-  if (!opts.control_endpoints.empty())
-    return usage_error("--control needs -c or -i");
-  if (positional.empty())
-    return usage_error("the listening port is missing");
-  opts.port_text = positional[0];
-  auto port = parse_port(opts.port_text);
-  if (!port)
-    return usage_error("invalid port [" + opts.port_text + "]");
-  opts.port = *port;
-  positional.erase(positional.begin());
-  if (auto r = parse_groups(opts, positional);
-      std::holds_alternative<parse_error>(r))
-    return std::get<parse_error>(r);
-  return opts;
+  return daemon_arguments(std::move(opts), positional);
 }
 
 std::variant<std::monostate, parse_error> resolve_channels(options& opts) {
