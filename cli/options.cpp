@@ -1,5 +1,4 @@
-// Over 300 lines: the whole 3.54 command line (options, channel syntax,
-// separators, usage text) in one place, as the man page describes it.
+// Over 300 lines: the whole 3.54 command line, as its man page has it.
 #include "cli/options.hpp"
 
 #include <getopt.h>

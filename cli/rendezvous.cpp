@@ -1,3 +1,4 @@
+// Over 300 lines: the rendezvous file's life, its trust checks side by side.
 #include "cli/rendezvous.hpp"
 
 #include "log/log.hpp"

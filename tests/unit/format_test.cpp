@@ -1,3 +1,4 @@
+// Over 300 lines: one case per text of 3.54's and per rendering.
 // Output formatting (cli/format.hpp) against compat.md's exact texts: the
 // show table, version, MRTG blocks, banner, help and one-line replies, plus
 // the JSON and Prometheus renderings.

@@ -1,3 +1,4 @@
+// Over 300 lines: one case per option and per error of the command line.
 // The 3.54-compatible command line: every option, every error, and the
 // channel syntax, against cli/options.hpp.
 #include <catch2/catch.hpp>
