@@ -32,8 +32,8 @@ const channel_status* find(const snapshot& snap, int64_t group,
   return nullptr;
 }
 
-// 3.54 (fixed as compat.md says): the requested group must exist, the
-// channel must exist in that group.
+// 3.54's check, fixed: the requested group must exist and the channel in
+// that group (3.54 was off by one and looked at the shell's current group).
 const char* mrtg_check(const snapshot& snap, int64_t group, int64_t channel) {
   if (group < 0 || group >= static_cast<int64_t>(snap.max_groups))
     return "unknown group\n";

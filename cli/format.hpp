@@ -1,6 +1,6 @@
 // Turns the daemon's structured replies into text: 3.54's exact show
 // table, version lines, MRTG blocks and one-line replies, plus JSON and
-// the Prometheus text exposition. Pure, unit-tested against compat.md.
+// the Prometheus text exposition. Pure, unit-tested against 3.54's texts.
 #pragma once
 
 #include <string>

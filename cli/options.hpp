@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/endpoint.hpp"
-#include "core/group_policy.hpp"
+#include "core/vocabulary.hpp"
 #include "net/tls_files.hpp"
 
 namespace balance::cli {

@@ -1,4 +1,4 @@
-// Addresses and ports (net/endpoint.hpp): numeric parsing with v4-mapped
+// Addresses and ports (core/endpoint.hpp): numeric parsing with v4-mapped
 // folding, ports by number or service name, resolution and printing.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // Over 300 lines: one case per text of 3.54's and per rendering.
-// Output formatting (cli/format.hpp) against compat.md's exact texts: the
+// Output formatting (cli/format.hpp) against 3.54's exact texts: the
 // show table, version, MRTG blocks, banner, help and one-line replies, plus
 // the JSON and Prometheus renderings.
 #include <catch2/catch.hpp>
@@ -54,8 +54,8 @@ snapshot base_snapshot() {
   return snap;
 }
 
-// compat.md's self-referencing test while its connection is open.
-snapshot compat_snapshot() {
+// 3.54's self-referencing example while its connection is open.
+snapshot example_snapshot() {
   auto snap = base_snapshot();
   snap.channels = {
     row(0, 0, "127.0.0.1", 22003, 12, 12, 12, 252, 432),
@@ -85,7 +85,7 @@ command cmd(const std::string& line) {
 
 // -- show -----------------------------------------------------------------------------
 
-TEST_CASE("show reproduces compat.md's five-row example byte for byte",
+TEST_CASE("show reproduces 3.54's five-row example byte for byte",
           "[format][show]") {
   const std::string expected =
     "GRP Type  #   S       ip-address  port    c      totalc maxc        sent        rcvd\n"
@@ -94,7 +94,7 @@ TEST_CASE("show reproduces compat.md's five-row example byte for byte",
     "  2   RR  0 ENA        127.0.0.1 22003    2           2    2          42          72\n"
     "  2   RR  1 ENA        127.0.0.1 22003    2           2    2          42          72\n"
     "  3   RR  0 ENA        127.0.0.1 22002    1           1    0          21          36\n";
-  CHECK(format_show(compat_snapshot()) == expected);
+  CHECK(format_show(example_snapshot()) == expected);
 }
 
 TEST_CASE("show of no channels is the header alone", "[format][show]") {
@@ -226,7 +226,7 @@ TEST_CASE("mrtg-conns prints totalc, UNKNOWN twice and the target name",
 
 TEST_CASE("mrtg reads the requested group's channel, not group 0's",
           "[format][mrtg]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   CHECK(format_mrtg_bytes(snap, 2, 1)
         == "72\n42\nUNKNOWN\ngroup 2 channel 1\n");
   CHECK(format_mrtg_conns(snap, 1, 0)
@@ -246,7 +246,7 @@ TEST_CASE("mrtg counters above 32 bits print in full", "[format][mrtg]") {
 }
 
 TEST_CASE("mrtg outside the group range says unknown group", "[format][mrtg]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   for (int64_t g : {int64_t{-1}, int64_t{64}, int64_t{65}, int64_t{1000}}) {
     CAPTURE(g);
     CHECK(format_mrtg_bytes(snap, g, 0) == "unknown group\n");
@@ -257,7 +257,7 @@ TEST_CASE("mrtg outside the group range says unknown group", "[format][mrtg]") {
 TEST_CASE("mrtg for a channel missing from the requested group says unknown "
           "channel",
           "[format][mrtg]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   // Group 2 has channel 1, group 1 does not.
   CHECK(format_mrtg_bytes(snap, 1, 1) == "unknown channel\n");
   CHECK(format_mrtg_conns(snap, 1, 1) == "unknown channel\n");
@@ -272,7 +272,7 @@ TEST_CASE("mrtg for a channel missing from the requested group says unknown "
 
 TEST_CASE("show json parses back into groups, channels and counters",
           "[format][json]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   snap.channels[1].type = group_type::hash;
   snap.channels[1].state = channel_state::disabled;
   snap.channels[4].state = channel_state::auto_disabled;
@@ -346,7 +346,7 @@ TEST_CASE("show json keeps an IPv6 address as text", "[format][json]") {
 
 TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
           "[format][metrics]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0,
                               group_type::hash, channel_state::auto_disabled));
   auto text = format_metrics(snap);
@@ -388,7 +388,7 @@ TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
 
 TEST_CASE("metrics carries every channel counter with its labels",
           "[format][metrics]") {
-  auto text = format_metrics(compat_snapshot());
+  auto text = format_metrics(example_snapshot());
   const std::string g0 =
     R"({group="0",channel="0",address="127.0.0.1",port="22003"})";
   const std::string g21 =

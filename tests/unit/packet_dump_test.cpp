@@ -1,4 +1,4 @@
-// The -p dump format (net/packet_dump.hpp): compat.md's example, both
+// The -p dump format (core/packet_dump.hpp): 3.54's example, both
 // arrows, EOF, escaping and the 80-column line breaks.
 #include <catch2/catch.hpp>
 
@@ -18,8 +18,7 @@ std::string dump(bool from_client, const std::string& data) {
 
 } // namespace
 
-TEST_CASE("the dump reproduces compat.md's example byte for byte",
-          "[packet_dump]") {
+TEST_CASE("the dump reproduces 3.54's example byte for byte", "[packet_dump]") {
   const std::string data = "hello\\world\x01\xFF\r\n";
   REQUIRE(data.size() == 15);
   CHECK(dump(true, data) == "-> 15\nhello\\\\world\\01\\FF\\0D\\0A\n\n");
