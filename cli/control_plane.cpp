@@ -38,7 +38,7 @@ bool is_loopback(const endpoint& ep) {
 } // namespace
 
 std::optional<endpoint> remote_control_endpoint(const options& opts,
-                                                     std::string& error) {
+                                                std::string& error) {
   if (opts.control_listen.empty())
     return std::nullopt;
   std::string host;

@@ -22,7 +22,7 @@ namespace balance::cli {
 /// `error` unless it is malformed, unresolvable, or not loopback without
 /// TLS files or --insecure-control. Checked before daemonising.
 std::optional<endpoint> remote_control_endpoint(const options& opts,
-                                                     std::string& error);
+                                                std::string& error);
 
 class control_plane {
 public:

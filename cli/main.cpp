@@ -61,8 +61,7 @@ std::string check_out_bind(const std::string& host, endpoint& out) {
 
 // A -B address binds only sockets of its own family: one that no channel
 // shares would fail every connect, so say so now.
-std::string check_out_bind_family(const options& opts,
-                                  const endpoint& ep) {
+std::string check_out_bind_family(const options& opts, const endpoint& ep) {
   for (auto& group : opts.groups)
     for (auto& ch : group.channels)
       if (ch.target.v6 == ep.v6)

@@ -130,8 +130,7 @@ TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[group_commands]") {
   CHECK(ch.current() == 0);
 }
 
-TEST_CASE("maxc changes a channel's limit and 0 lifts it",
-          "[group_commands]") {
+TEST_CASE("maxc changes a channel's limit and 0 lifts it", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 0, 1)) == reply::ok);
   CHECK(g.channels()[0].maxc == 1);
@@ -162,8 +161,7 @@ TEST_CASE("create adds a disabled channel with zero counters",
   CHECK(g.channels()[2].usable());
 }
 
-TEST_CASE("create takes IPv6 addresses and service names",
-          "[group_commands]") {
+TEST_CASE("create takes IPv6 addresses and service names", "[group_commands]") {
   group_policy g;
   CHECK(apply_command(g, make(verb::create, 0, 0, "2001:db8::3", "smtp"))
         == reply::ok);
