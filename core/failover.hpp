@@ -57,13 +57,16 @@ public:
 
   /// The group and channel of the last grant.
   uint32_t group() const { return group_; }
-  uint32_t channel() const { return tried_.empty() ? 0 : tried_.back(); }
+  uint32_t channel() const { return channel_; }
 
 private:
   std::shared_ptr<const published_groups> groups_;
   client_key key_;
   uint32_t group_ = 0;
-  tried_set tried_; ///< in group_, the last one being the current grant
+  uint32_t channel_ = 0;
+  bool granted_ = false; ///< channel_ was granted (and, if asked again, failed)
+  tried_set tried_;      ///< failed in group_ (filled only on a failure: no
+                         ///< allocation for a client whose first connect works)
 };
 
 } // namespace balance
