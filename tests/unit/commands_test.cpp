@@ -219,8 +219,9 @@ TEST_CASE("commands without arguments ignore trailing words", "[commands]") {
   CHECK(kind_of("rr 3") == command_kind::rr);
 }
 
-TEST_CASE("split_commands cuts -c's argument at ';' and trims each part",
-          "[commands]") {
+TEST_CASE(
+  "split_commands cuts -c's argument at each semicolon and trims each part",
+  "[commands]") {
   CHECK(split_commands("group 1; disable 0")
         == std::vector<std::string>{"group 1", "disable 0"});
   CHECK(split_commands("show") == std::vector<std::string>{"show"});

@@ -22,7 +22,8 @@ channel_spec make_channel(const std::string& host, const std::string& address,
 
 } // namespace
 
-TEST_CASE("-d lists each group with its type and each channel", "[report]") {
+TEST_CASE("the -d report lists each group with its type and each channel",
+          "[report]") {
   options opts;
   opts.groups.resize(2);
   opts.groups[0].type = group_type::hash;

@@ -218,7 +218,7 @@ TEST_CASE("the active cap keeps further peers waiting until one leaves",
 }
 
 TEST_CASE(
-  "the TCP door wants the secret; a removed local socket is bound again",
+  "the TCP door wants the secret and a removed local socket is bound again",
   "[gate]") {
   temp_dir dir;
   fake_basp basp;

@@ -144,7 +144,7 @@ TEST_CASE("without leave to splice a bulk transfer is copied",
   CHECK(received == data);
 }
 
-TEST_CASE("small messages are copied; a bulk direction copies again once "
+TEST_CASE("small messages are copied and a bulk direction copies again once "
           "they are small",
           "[relay_direction]") {
   owned_pair in;
