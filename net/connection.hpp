@@ -1,8 +1,9 @@
 // One proxied connection on one io_context, in one of four phases:
 //
-//   connecting --> relaying --> resetting --> closed
-//        \             \________________________/^
-//         \_____________________________________/
+//   connecting ---> relaying ---> resetting ---> closed
+//       |               |                          ^
+//       |               +--------------------------+
+//       +------------------------------------------+
 //
 // connecting: accepted; its session picks a channel and the backend
 //   connect runs (backend_connect.cpp: timeout, outgoing bind, the
@@ -23,8 +24,8 @@
 // A connection keeps itself alive from accept() to close(): its sockets
 // are in the epoll set, and events collected before close() may still be
 // queued, so it lets go of itself only in a handler posted by close().
-// The channel's slot is held as a lease from the connect's success to the
-// connection's destruction.
+// The channel's slot is held as a lease from do_connect() until the
+// connect fails or the connection is destroyed.
 #pragma once
 
 #include <chrono>
