@@ -1,11 +1,11 @@
 #include "actors/control.hpp"
 
-#include <thread>
 #include <unistd.h>
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
+#include "log/log.hpp"
+#include "net/connection_registry.hpp"
 #include "net/control_preamble.hpp"
-#include "net/log.hpp"
 
 namespace balance {
 
@@ -40,7 +40,7 @@ struct show_collector {
 // lookup blocks nobody); the scheduler only ever parses numbers.
 void resolve_in_place(std::string& host) {
   std::string error;
-  if (auto ep = net::resolve_host(host, net::family::any, error))
+  if (auto ep = resolve_host(host, family::any, error))
     host = ep->address_text();
 }
 
@@ -114,14 +114,14 @@ control_actor::behavior_type control(control_pointer self,
         return refused_error();
       if (cmd.group >= cfg.directory->size())
         return static_cast<int32_t>(reply::unknown_group);
-      if (cmd.what > static_cast<uint8_t>(verb::set_rr))
+      if (!is_enumerator(cmd.what))
         return caf::make_error(caf::sec::unexpected_message);
-      auto what = static_cast<verb>(cmd.what);
-      if (what == verb::create || what == verb::assign)
+      if (cmd.what == verb::create || cmd.what == verb::assign)
         resolve_in_place(cmd.host);
       auto rp = self->make_response_promise<int32_t>();
-      self->request(cfg.directory->actor(cmd.group), ask_timeout,
-                    command_atom::value, cmd)
+      self
+        ->request(cfg.directory->actor(cmd.group), ask_timeout,
+                  command_atom::value, cmd)
         .then([=](int32_t code) mutable { rp.deliver(code); },
               [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
@@ -143,10 +143,8 @@ control_actor::behavior_type control(control_pointer self,
             auto& cfg = self->state.config;
             log::notice("kill: listener closed, closing "
                         + std::to_string(closing) + " connections");
-            auto deadline = std::chrono::steady_clock::now() + drain_timeout;
-            while (cfg.registry->size() > 0
-                   && std::chrono::steady_clock::now() < deadline)
-              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            cfg.registry->wait_empty(std::chrono::steady_clock::now()
+                                     + drain_timeout);
             if (cfg.on_killed)
               cfg.on_killed();
             rp.deliver(static_cast<int32_t>(reply::ok));

@@ -8,8 +8,11 @@
 #include <string>
 
 #include "actors/directory.hpp"
-#include "actors/listener.hpp"
 #include "actors/protocol.hpp"
+
+namespace balance::net {
+class connection_registry;
+} // namespace balance::net
 
 namespace balance {
 

@@ -1,39 +1,35 @@
-// Every group of the instance: its scheduler actor and the configuration
-// that actor last published, which sessions pick from on their io thread.
+// Every group of the instance: the configuration each scheduler actor last
+// published (sessions pick from it on their io thread) and the actors
+// themselves, the groups' owners, which hear of failed connects under -a.
 #pragma once
 
 #include <memory>
 #include <vector>
 
-#include "actors/group_policy.hpp"
 #include "actors/protocol.hpp"
+#include "core/failover.hpp"
+#include "core/group_policy.hpp"
 
 namespace balance {
 
-using policy_view = std::shared_ptr<const group_policy>;
-
-class group_directory {
+class group_directory : public published_groups, public group_owner {
 public:
   explicit group_directory(std::size_t groups)
-    : actors_(groups), views_(groups, std::make_shared<const group_policy>()) {}
-
-  std::size_t size() const { return views_.size(); }
-
-  /// The latest published configuration of group `g` (any thread).
-  policy_view view(std::size_t g) const { return std::atomic_load(&views_[g]); }
-
-  /// Called by group g's scheduler, the only writer of its configuration.
-  void publish(std::size_t g, const group_policy& policy) const {
-    std::atomic_store(&views_[g], std::make_shared<const group_policy>(policy));
-  }
+    : published_groups(groups), actors_(groups) {}
 
   const scheduler_actor& actor(std::size_t g) const { return actors_[g]; }
-  void set_actor(std::size_t g, scheduler_actor a) { actors_[g] = std::move(a); }
+  void set_actor(std::size_t g, scheduler_actor a) {
+    actors_[g] = std::move(a);
+  }
   const std::vector<scheduler_actor>& actors() const { return actors_; }
+
+  /// Tells the group's scheduler (from an io thread: a send, no wait).
+  void channel_failed(uint32_t group, uint32_t channel) const override {
+    caf::anon_send(actors_[group], failed_atom::value, channel);
+  }
 
 private:
   std::vector<scheduler_actor> actors_;
-  mutable std::vector<policy_view> views_;
 };
 
 using directory_ptr = std::shared_ptr<const group_directory>;

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "actors/session.hpp"
+#include "net/session.hpp"
 
 namespace balance {
 
@@ -11,11 +11,11 @@ listener(listener_actor::stateful_pointer<listener_state> self,
          listener_config config) {
   self->state.config = config;
   auto settings = config.settings;
-  auto directory = config.directory;
-  auto on_accept = [settings, directory](asio::io_context& ctx, int fd,
-                                         const net::endpoint& peer) {
-    start_session(net::connection::accept(ctx, fd, peer, *settings),
-                  directory);
+  std::shared_ptr<const published_groups> groups = config.directory;
+  auto on_accept = [settings, groups](asio::io_context& ctx, int fd,
+                                      const endpoint& peer) {
+    net::start_session(net::connection::accept(ctx, fd, peer, *settings),
+                       groups);
   };
   for (std::size_t i = 0; i < config.pool->size(); ++i) {
     int fd = i == 0 ? config.listen_fd

@@ -6,7 +6,10 @@
 #include <vector>
 
 #include "actors/directory.hpp"
+#include "actors/protocol.hpp"
 #include "net/acceptor.hpp"
+#include "net/connection.hpp"
+#include "net/connection_registry.hpp"
 #include "net/io_pool.hpp"
 
 namespace balance {
@@ -19,14 +22,6 @@ struct listener_config {
   directory_ptr directory;
   net::connection_registry* registry = nullptr;
 };
-
-/// `stop` answers once every acceptor is closed (each on its io thread,
-/// which reports back with `closed`) and every connection has been told to
-/// close: with how many were.
-using listener_actor = caf::typed_actor<
-  caf::replies_to<stop_atom>::with<uint64_t>,
-  caf::reacts_to<closed_atom>,
-  caf::replies_to<show_atom>::with<uint64_t, uint64_t>>;
 
 struct listener_state {
   listener_config config;

@@ -1,6 +1,7 @@
-// The typed message vocabulary: atoms, the structs that cross the
-// middleman (all inspectable and registered on both sides), and the typed
-// interfaces of the scheduler (per group) and control actors.
+// The typed message protocol, in one place: first everything that crosses
+// the middleman (the control actor's interface and how its types are
+// serialised), then the messages that stay inside the daemon. The types
+// themselves are plain C++ in core/vocabulary.hpp.
 #pragma once
 
 #include <cstdint>
@@ -9,21 +10,28 @@
 
 #include <caf/all.hpp>
 
-#include "actors/group_policy.hpp"
-#include "actors/status.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance {
 
-// -- atoms (CAF 0.17: at most 10 characters) ----------------------------------
+// == crosses the middleman ===================================================
+//
+// Between `balance -c/-i` (or a remote operator) and the daemon, over BASP
+// behind the control gate. The bytes are the protocol: BASP's handshake
+// compares the control actor's interface by its type names, and the
+// structs below travel field by field in the order inspect() lists them.
 
-using failed_atom = caf::atom_constant<caf::atom("failed")>;
+// -- atoms (CAF 0.17: at most 10 characters) ---------------------------------
+
 using show_atom = caf::atom_constant<caf::atom("show")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
-using closed_atom = caf::atom_constant<caf::atom("closed")>;
 
-// -- control plane (crosses the middleman) ------------------------------------
+// -- types --------------------------------------------------------------------
+//
+// Enums (group_type, channel_state, verb) go as their underlying integer,
+// CAF 0.17's default: the bytes of the uint8_t fields they replaced. One
+// read off the wire can hold any integer; is_enumerator() tells.
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, channel_status& x) {
@@ -41,8 +49,15 @@ typename Inspector::result_type inspect(Inspector& f, snapshot& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, control_command& x) {
-  return f(caf::meta::type_name("control_command"), x.what, x.group,
-           x.channel, x.value, x.host, x.port);
+  return f(caf::meta::type_name("control_command"), x.what, x.group, x.channel,
+           x.value, x.host, x.port);
+}
+
+/// Registers every type that crosses the middleman; both sides call it.
+inline void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<channel_status>("balance::channel_status");
+  cfg.add_message_type<snapshot>("balance::snapshot");
+  cfg.add_message_type<control_command>("balance::control_command");
 }
 
 /// The error a request with a missing or wrong secret gets.
@@ -53,27 +68,41 @@ inline bool is_refused(const caf::error& err) {
   return err.category() == caf::atom("balance") && err.code() == 1;
 }
 
-// -- typed interfaces ----------------------------------------------------------
+// -- the control actor --------------------------------------------------------
 
-/// One per group: the only writer of that group's configuration, which it
-/// publishes to the group_directory after every change. Sessions pick from
-/// that copy on their io thread; a failed connect is reported here.
-using scheduler_actor = caf::typed_actor<
-  caf::reacts_to<failed_atom, uint32_t>,
-  caf::replies_to<show_atom>::with<std::vector<channel_status>>,
-  caf::replies_to<command_atom, control_command>::with<int32_t>>;
-
-/// Published on the middleman; every request carries the instance secret.
+/// Published behind the control gate; every request carries the instance
+/// secret. A command's outcome is a `reply` sent as its int32_t (read back
+/// with from_integer): as a message of its own, a `reply` would be named
+/// "balance::reply" in the interface instead of "@i32", and clients built
+/// before would no longer match it.
 using control_actor = caf::typed_actor<
   caf::replies_to<show_atom, std::string>::with<snapshot>,
   caf::replies_to<command_atom, std::string, control_command>::with<int32_t>,
   caf::replies_to<kill_atom, std::string>::with<int32_t>>;
 
-/// Registers every type that crosses the middleman; both sides call it.
-inline void register_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<channel_status>("balance::channel_status");
-  cfg.add_message_type<snapshot>("balance::snapshot");
-  cfg.add_message_type<control_command>("balance::control_command");
-}
+// == in-process only =========================================================
+//
+// Between the daemon's own actors; free to change.
+
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+
+/// One per group: the only writer of that group's configuration, which it
+/// publishes to the group_directory after every change. Sessions pick from
+/// that copy on their io thread; a failed connect under -a is reported
+/// here (`failed`, the channel).
+using scheduler_actor = caf::typed_actor<
+  caf::reacts_to<failed_atom, uint32_t>,
+  caf::replies_to<show_atom>::with<std::vector<channel_status>>,
+  caf::replies_to<command_atom, control_command>::with<int32_t>>;
+
+/// The listening sockets. `stop` answers once every acceptor is closed
+/// (each on its io thread, which reports back with `closed`) and every
+/// connection has been told to close: with how many were. `show`: live
+/// connections and accept errors.
+using listener_actor = caf::typed_actor<
+  caf::replies_to<stop_atom>::with<uint64_t>, caf::reacts_to<closed_atom>,
+  caf::replies_to<show_atom>::with<uint64_t, uint64_t>>;
 
 } // namespace balance

@@ -1,15 +1,16 @@
 #include "actors/scheduler.hpp"
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 namespace balance {
 
-scheduler_actor::behavior_type scheduler(scheduler_pointer self,
-                                         uint32_t group, group_policy policy,
+scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
+                                         group_policy policy,
                                          const group_directory* directory) {
   auto& st = self->state;
   st.group = group;
   st.policy = std::move(policy);
+  st.policy.set_owner(directory, group); // failed connects come here
   st.directory = directory;
   st.publish();
   return {

@@ -4,8 +4,8 @@
 #pragma once
 
 #include "actors/directory.hpp"
-#include "actors/group_commands.hpp"
 #include "actors/protocol.hpp"
+#include "core/group_commands.hpp"
 
 namespace balance {
 
@@ -20,8 +20,8 @@ struct scheduler_state {
 
 using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;
 
-scheduler_actor::behavior_type scheduler(scheduler_pointer self,
-                                         uint32_t group, group_policy policy,
+scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
+                                         group_policy policy,
                                          const group_directory* directory);
 
 } // namespace balance

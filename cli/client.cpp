@@ -1,22 +1,18 @@
 #include "cli/client.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <thread>
 #include <unistd.h>
 
 #include <caf/io/all.hpp>
-#include <editline/readline.h>
 
 #include "actors/basp_handoff.hpp"
-#include "actors/limits.hpp"
 #include "actors/protocol.hpp"
 #include "cli/commands.hpp"
 #include "cli/exit.hpp"
-#include "cli/format.hpp"
 #include "cli/rendezvous.hpp"
+#include "cli/shell.hpp"
 #include "net/control_dial.hpp"
 #include "net/tls_context.hpp"
 
@@ -25,26 +21,6 @@ namespace balance::cli {
 namespace {
 
 constexpr auto connect_timeout = std::chrono::seconds(3);
-constexpr auto request_timeout = std::chrono::seconds(10);
-constexpr int ex_noperm = 77;
-
-struct target {
-  std::string label; ///< host:port, printed before each reply of a fleet
-  std::string socket; ///< local instance: its control socket
-  std::string host;   ///< remote: --control host:port
-  uint16_t port = 0;
-  std::string secret;
-  int pid = 0; ///< known for local instances
-};
-
-void say(const std::string& text) {
-  std::fputs(text.c_str(), stdout);
-  std::fflush(stdout);
-}
-
-void complain(const std::string& text) {
-  std::fprintf(stderr, "balance: %s\n", text.c_str());
-}
 
 int no_master(const std::string& why) {
   complain(why);
@@ -52,173 +28,16 @@ int no_master(const std::string& why) {
   return ex_unavailable;
 }
 
-/// One connected control session: the shell's state (the current group)
-/// and how each command becomes requests and text.
-class control_session {
-public:
-  control_session(caf::scoped_actor& self, control_actor ctl, target t)
-    : self_(self), ctl_(std::move(ctl)), target_(std::move(t)) {}
-
-  /// Runs one command line; returns an exit code when the session ends.
-  std::optional<int> execute(const std::string& line);
-
-  int64_t group() const { return group_; }
-
-  /// Fetches the snapshot; nullopt after printing why not.
-  std::optional<snapshot> fetch();
-
-  std::optional<int> failure() const { return failure_; }
-
-private:
-  std::optional<int> change(const command& cmd, verb what);
-  std::optional<int> kill();
-  void fail(const caf::error& err);
-
-  caf::scoped_actor& self_;
-  control_actor ctl_;
-  target target_;
-  int64_t group_ = 0;
-  std::optional<int> failure_;
-};
-
-void control_session::fail(const caf::error& err) {
-  if (is_refused(err)) {
-    complain("access denied: the instance refused the control secret");
-    failure_ = ex_noperm;
-  } else {
-    complain("control request failed: " + self_->system().render(err));
-    failure_ = ex_unavailable;
-  }
-}
-
-std::optional<snapshot> control_session::fetch() {
-  std::optional<snapshot> result;
-  self_->request(ctl_, request_timeout, show_atom::value, target_.secret)
-    .receive([&](snapshot& snap) { result = std::move(snap); },
-             [&](caf::error& err) { fail(err); });
-  return result;
-}
-
-std::optional<int> control_session::change(const command& cmd, verb what) {
-  control_command req;
-  req.what = static_cast<uint8_t>(what);
-  req.group = static_cast<uint32_t>(group_);
-  bool by_channel = what != verb::create && what != verb::set_hash
-                    && what != verb::set_rr;
-  if (by_channel && (cmd.first < 0 || cmd.first > UINT32_MAX)) {
-    say(format_reply(cmd, group_,
-                     what == verb::maxc || what == verb::assign
-                       ? reply::unknown_channel
-                       : reply::no_such_channel));
-    return std::nullopt;
-  }
-  if (what == verb::maxc && (cmd.second < 0 || cmd.second > 1000000000)) {
-    say("syntax error\n");
-    return std::nullopt;
-  }
-  req.channel = static_cast<uint32_t>(cmd.first);
-  req.value = static_cast<uint32_t>(cmd.second);
-  req.host = cmd.host;
-  req.port = cmd.port;
-  self_
-    ->request(ctl_, request_timeout, command_atom::value, target_.secret, req)
-    .receive(
-      [&](int32_t code) {
-        say(format_reply(cmd, group_, static_cast<reply>(code)));
-      },
-      [&](caf::error& err) { fail(err); });
-  return failure_;
-}
-
-std::optional<int> control_session::kill() {
-  std::optional<int32_t> code;
-  self_->request(ctl_, request_timeout, kill_atom::value, target_.secret)
-    .receive([&](int32_t c) { code = c; }, [&](caf::error& err) { fail(err); });
-  if (!code) {
-    if (failure_ == ex_noperm)
-      return failure_;
-    say("shutdown failed.\n");
-    return ex_unavailable;
-  }
-  // `already`: another kill is under way, and it may yet fail. Either way
-  // only the process being gone says the shutdown is complete (and makes
-  // `balance -c kill P && balance P ...` work), so wait (bounded) for that;
-  // long enough, after `already`, for the other kill's listener stop and
-  // connection drain (3 s each) to run out.
-  bool in_progress = *code == static_cast<int32_t>(reply::already);
-  if (target_.pid <= 0 && in_progress) {
-    say("shutdown in progress, exiting.\n"); // a remote process: not ours to watch
-    return ex_ok;
-  }
-  auto deadline = std::chrono::steady_clock::now()
-                  + std::chrono::seconds(in_progress ? 8 : 5);
-  while (target_.pid > 0 && process_alive(target_.pid)
-         && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (target_.pid > 0 && process_alive(target_.pid)) {
-    say("shutdown failed.\n");
-    return ex_unavailable;
-  }
-  say("shutdown complete, exiting.\n");
-  return ex_ok;
-}
-
-std::optional<int> control_session::execute(const std::string& line) {
-  auto cmd = parse_command(line);
-  switch (cmd.kind) {
-    case command_kind::empty: return std::nullopt;
-    case command_kind::syntax_error: say("syntax error\n"); return std::nullopt;
-    case command_kind::quit: return ex_ok;
-    case command_kind::help: say(format_help()); return std::nullopt;
-    case command_kind::kill: return kill();
-    case command_kind::group:
-      if (cmd.first < 0 || cmd.first >= static_cast<int64_t>(max_groups))
-        say("value out of range\n");
-      else
-        group_ = cmd.first;
-      return std::nullopt;
-    case command_kind::disable: return change(cmd, verb::disable);
-    case command_kind::enable: return change(cmd, verb::enable);
-    case command_kind::reset: return change(cmd, verb::reset);
-    case command_kind::maxc: return change(cmd, verb::maxc);
-    case command_kind::create: return change(cmd, verb::create);
-    case command_kind::assign: return change(cmd, verb::assign);
-    case command_kind::hash: return change(cmd, verb::set_hash);
-    case command_kind::rr: return change(cmd, verb::set_rr);
-    default: break;
-  }
-  auto snap = fetch();
-  if (!snap)
-    return failure_;
-  switch (cmd.kind) {
-    case command_kind::show:
-      say(cmd.json ? format_json(*snap) : format_show(*snap));
-      break;
-    case command_kind::version: say(format_version(*snap)); break;
-    case command_kind::metrics: say(format_metrics(*snap)); break;
-    case command_kind::mrtg_bytes:
-      say(format_mrtg_bytes(*snap, cmd.first, cmd.second));
-      break;
-    case command_kind::mrtg_conns:
-      say(format_mrtg_conns(*snap, cmd.first, cmd.second));
-      break;
-    default: break;
-  }
-  return std::nullopt;
-}
-
-// -- finding and reaching the instance ---------------------------------------
-
 std::variant<target, int> local_target(const options& opts) {
   auto name = rendezvous_name(opts.port, opts.bind_host);
   std::string skipped;
   auto path = find_rendezvous(name, skipped);
   if (path.empty())
-    return no_master("no instance on port " + opts.port_text
-                     + (opts.bind_host.empty() ? ""
-                                               : " bound to " + opts.bind_host)
-                     + " (no control file " + name + ")"
-                     + (skipped.empty() ? "" : "; " + skipped));
+    return no_master(
+      "no instance on port " + opts.port_text
+      + (opts.bind_host.empty() ? "" : " bound to " + opts.bind_host)
+      + " (no control file " + name + ")"
+      + (skipped.empty() ? "" : "; " + skipped));
   std::string error;
   rendezvous_problem problem;
   auto rv = read_rendezvous(path, problem, error);
@@ -255,9 +74,8 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
   std::vector<target> out;
   for (auto& ep : opts.control_endpoints) {
     auto colon = ep.rfind(':');
-    auto port = colon == std::string::npos
-                  ? std::nullopt
-                  : net::parse_port(ep.substr(colon + 1));
+    auto port = colon == std::string::npos ? std::nullopt
+                                           : parse_port(ep.substr(colon + 1));
     if (!port || colon == 0) {
       complain("invalid --control '" + ep + "' (want host:port)");
       return ex_usage;
@@ -295,37 +113,6 @@ connect(caf::scoped_actor& self, net::control_link& link, const target& t,
   if (!ctl)
     error = "control endpoint " + t.label + ": " + error;
   return ctl;
-}
-
-int run_interactive(control_session& session) {
-  auto snap = session.fetch();
-  if (!snap)
-    return *session.failure();
-  say(format_banner(snap->version, snap->pid));
-  bool tty = ::isatty(STDIN_FILENO);
-  for (;;) {
-    auto prompt = "balance[" + std::to_string(session.group()) + "] ";
-    std::string line;
-    if (tty) {
-      char* raw = readline(prompt.c_str());
-      if (!raw) {
-        say("\n");
-        return ex_ok;
-      }
-      line = raw;
-      std::free(raw);
-      if (!line.empty())
-        add_history(line.c_str());
-    } else {
-      say(prompt);
-      if (!std::getline(std::cin, line)) {
-        say("\n");
-        return ex_ok;
-      }
-    }
-    if (auto rc = session.execute(line))
-      return *rc;
-  }
 }
 
 } // namespace

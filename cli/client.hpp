@@ -1,6 +1,7 @@
-// `balance -c CMD PORT` and `balance -i PORT`: find the instance, connect
-// to its control actor through the middleman (with timeouts, never a hang),
-// run 3.54's commands and print 3.54's texts.
+// `balance -c CMD PORT` and `balance -i PORT`: find the instance (its
+// rendezvous file, or the --control endpoints), connect to its control
+// actor through the gate and BASP (with timeouts, never a hang), and hand
+// each command to the shell (cli/shell.hpp), which prints 3.54's texts.
 #pragma once
 
 #include "cli/options.hpp"

@@ -12,6 +12,7 @@ struct entry {
 };
 
 // 3.54's order of comparison: the first name the word is a prefix of wins.
+// clang-format off
 const entry table[] = {
   {"quit", command_kind::quit},         {"show", command_kind::show},
   {"help", command_kind::help},         {"?", command_kind::help},
@@ -24,6 +25,7 @@ const entry table[] = {
   {"version", command_kind::version},   {"hash", command_kind::hash},
   {"rr", command_kind::rr},             {"metrics", command_kind::metrics},
 };
+// clang-format on
 
 bool is_prefix(const std::string& word, const char* name) {
   return std::string(name).compare(0, word.size(), word) == 0;
@@ -104,8 +106,7 @@ command parse_command(const std::string& line) {
       if (!need(2) || !number(1, cmd.first) || !number(2, cmd.second))
         return fail();
       break;
-    default:
-      break;
+    default: break;
   }
   return cmd;
 }

@@ -34,11 +34,11 @@ enum class command_kind {
 
 struct command {
   command_kind kind = command_kind::empty;
-  bool json = false;   ///< show json
-  int64_t first = 0;   ///< channel, group or maxc's channel
-  int64_t second = 0;  ///< maxc value, mrtg channel
-  std::string host;    ///< create, assign
-  std::string port;    ///< create, assign
+  bool json = false;  ///< show json
+  int64_t first = 0;  ///< channel, group or maxc's channel
+  int64_t second = 0; ///< maxc value, mrtg channel
+  std::string host;   ///< create, assign
+  std::string port;   ///< create, assign
 };
 
 /// Parses one command line (without the `;` splitting).

@@ -8,7 +8,7 @@
 
 #include "actors/basp_handoff.hpp"
 #include "cli/rendezvous.hpp"
-#include "net/log.hpp"
+#include "log/log.hpp"
 #include "net/tls_context.hpp"
 
 namespace balance::cli {
@@ -23,21 +23,22 @@ bool split_host_port(const std::string& text, std::string& host,
   host = text.substr(0, colon);
   if (host.size() > 1 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
-  auto p = net::parse_port(text.substr(colon + 1));
+  auto p = parse_port(text.substr(colon + 1));
   if (!p || host.empty())
     return false;
   port = *p;
   return true;
 }
 
-bool is_loopback(const net::endpoint& ep) {
-  return (!ep.v6 && ep.bytes[0] == 127) || (ep.v6 && ep.address_text() == "::1");
+bool is_loopback(const endpoint& ep) {
+  return (!ep.v6 && ep.bytes[0] == 127)
+         || (ep.v6 && ep.address_text() == "::1");
 }
 
 } // namespace
 
-std::optional<net::endpoint> remote_control_endpoint(const options& opts,
-                                                     std::string& error) {
+std::optional<endpoint> remote_control_endpoint(const options& opts,
+                                                std::string& error) {
   if (opts.control_listen.empty())
     return std::nullopt;
   std::string host;
@@ -47,7 +48,7 @@ std::optional<net::endpoint> remote_control_endpoint(const options& opts,
             + "' (want addr:port)";
     return std::nullopt;
   }
-  auto ep = net::resolve_host(host, net::family::any, error);
+  auto ep = resolve_host(host, family::any, error);
   if (!ep) {
     error = "--control-listen " + opts.control_listen + ": " + error;
     return std::nullopt;
@@ -146,14 +147,13 @@ std::string control_plane::open(const options& opts,
   if (!gate_->listen_local(socket_path_for(rendezvous_path), error))
     return error;
   if (remote && !gate_->listen_tcp(*remote, tls, error))
-    return "cannot listen for control on " + opts.control_listen + ": "
-           + error;
+    return "cannot listen for control on " + opts.control_listen + ": " + error;
   gate_->start();
   if (!write_file(error))
     return error;
   log::debug("control on " + socket_path_for(rendezvous_path)
-             + (remote ? " and " + remote->to_string() + (tls_ ? " (mutual TLS)"
-                                                               : " (secret)")
+             + (remote ? " and " + remote->to_string()
+                           + (tls_ ? " (mutual TLS)" : " (secret)")
                        : std::string())
              + ", control file " + rendezvous_path);
   return {};
@@ -170,7 +170,7 @@ bool control_plane::watch() {
     return true;
   restore_actors();
   basp_forget_departed_nodes(sys_);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(rendezvous_path_.c_str(), &st) != 0) {
     // A cleaner of /tmp, or an operator's rm: put the directory, the file
     // and the socket back, so the instance stays controllable.
@@ -183,7 +183,8 @@ bool control_plane::watch() {
                  + error);
       return false;
     }
-    log::notice("control file " + rendezvous_path_ + " was removed: re-created");
+    log::notice("control file " + rendezvous_path_
+                + " was removed: re-created");
   }
   return gate_ ? gate_->restore_local() : true;
 }

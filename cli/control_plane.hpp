@@ -21,8 +21,8 @@ namespace balance::cli {
 /// `--control-listen` as an endpoint: nullopt when not given; "" in
 /// `error` unless it is malformed, unresolvable, or not loopback without
 /// TLS files or --insecure-control. Checked before daemonising.
-std::optional<net::endpoint> remote_control_endpoint(const options& opts,
-                                                     std::string& error);
+std::optional<endpoint> remote_control_endpoint(const options& opts,
+                                                std::string& error);
 
 class control_plane {
 public:

@@ -69,7 +69,7 @@ int run_demo(const char* argv0) {
     channel_spec ch;
     ch.host = "127.0.0.1";
     ch.port = start_backend(name);
-    ch.target = *net::parse_numeric_address("127.0.0.1");
+    ch.target = *parse_numeric_address("127.0.0.1");
     ch.target.port = ch.port;
     group.channels.push_back(ch);
   }
@@ -81,8 +81,8 @@ int run_demo(const char* argv0) {
     "  %s -b 127.0.0.1 -c show %u\n"
     "  %s -b 127.0.0.1 -i %u     # the interactive shell\n"
     "Stop with ^C or `%s -b 127.0.0.1 -c kill %u`.\n",
-    demo_port, group.channels[0].port, group.channels[1].port, demo_port,
-    argv0, demo_port, argv0, demo_port, argv0, demo_port);
+    demo_port, group.channels[0].port, group.channels[1].port, demo_port, argv0,
+    demo_port, argv0, demo_port, argv0, demo_port);
   std::fflush(stdout);
   readiness none;
   return run_instance(opts, listen_fd, none);

@@ -1,5 +1,6 @@
-// `balance` with no arguments: two built-in echo backends behind the proxy
-// on loopback, in the foreground, with a note on how to try it.
+// `balance --demo` (what scripts/run starts without arguments): two
+// built-in echo backends behind the proxy on 127.0.0.1:8888, in the
+// foreground, with a note on how to try it.
 #pragma once
 
 namespace balance::cli {

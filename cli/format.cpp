@@ -20,7 +20,8 @@ std::string printf_string(const char* fmt, ...) {
   va_start(ap, fmt);
   int n = std::vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
-  return std::string(buf, n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
+  return std::string(buf,
+                     n < 0 ? 0 : std::min<std::size_t>(n, sizeof(buf) - 1));
 }
 
 const channel_status* find(const snapshot& snap, int64_t group,
@@ -31,8 +32,8 @@ const channel_status* find(const snapshot& snap, int64_t group,
   return nullptr;
 }
 
-// 3.54 (fixed as compat.md says): the requested group must exist, the
-// channel must exist in that group.
+// 3.54's check, fixed: the requested group must exist and the channel in
+// that group (3.54 was off by one and looked at the shell's current group).
 const char* mrtg_check(const snapshot& snap, int64_t group, int64_t channel) {
   if (group < 0 || group >= static_cast<int64_t>(snap.max_groups))
     return "unknown group\n";
@@ -41,12 +42,27 @@ const char* mrtg_check(const snapshot& snap, int64_t group, int64_t channel) {
   return nullptr;
 }
 
-const char* state_name(uint8_t state) {
-  switch (static_cast<channel_state_code>(state)) {
-    case channel_state_code::enabled: return "enabled";
-    case channel_state_code::disabled: return "disabled";
-    default: return "auto-disabled";
+// The JSON spellings. A value that is no enumerator (a newer daemon) reads
+// as the last one, as the integer comparisons before the enums did.
+const char* json_name(group_type type) {
+  switch (type) {
+    case group_type::round_robin: return "rr";
+    case group_type::hash: return "hash";
   }
+  return "rr";
+}
+
+const char* json_name(channel_state state) {
+  switch (state) {
+    case channel_state::enabled: return "enabled";
+    case channel_state::disabled: return "disabled";
+    case channel_state::auto_disabled: return "auto-disabled";
+  }
+  return "auto-disabled";
+}
+
+bool is_enabled(const channel_status& ch) {
+  return ch.state == channel_state::enabled;
 }
 
 std::string labels(const channel_status& ch) {
@@ -57,29 +73,34 @@ std::string labels(const channel_status& ch) {
 
 } // namespace
 
+const char* show_name(group_type type) {
+  switch (type) {
+    case group_type::round_robin: return "RR";
+    case group_type::hash: return "Hash";
+  }
+  return "RR";
+}
+
 std::string format_show(const snapshot& snap) {
   std::string out = printf_string(
     "%3s %4s %2s %3s %16s %5s %4s %11s %4s %11s %11s\n", "GRP", "Type", "#",
     "S", "ip-address", "port", "c", "totalc", "maxc", "sent", "rcvd");
   for (auto& ch : snap.channels)
-    out += printf_string("%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
-                         static_cast<int>(ch.group),
-                         ch.type == 1 ? "Hash" : "RR",
-                         static_cast<int>(ch.index),
-                         ch.state == 0 ? "ENA" : "dis", ch.address.c_str(),
-                         static_cast<int>(ch.port),
-                         static_cast<int>(ch.current),
-                         static_cast<unsigned>(ch.total),
-                         static_cast<int>(ch.maxc),
-                         static_cast<unsigned long long>(ch.sent),
-                         static_cast<unsigned long long>(ch.rcvd));
+    out += printf_string(
+      "%3d %4s %2d %3s %16s %5d %4d %11u %4d %11llu %11llu\n",
+      static_cast<int>(ch.group), show_name(ch.type),
+      static_cast<int>(ch.index), is_enabled(ch) ? "ENA" : "dis",
+      ch.address.c_str(), static_cast<int>(ch.port),
+      static_cast<int>(ch.current), static_cast<unsigned>(ch.total),
+      static_cast<int>(ch.maxc), static_cast<unsigned long long>(ch.sent),
+      static_cast<unsigned long long>(ch.rcvd));
   return out;
 }
 
 std::string format_version(const snapshot& snap) {
-  return "  This is balance " + snap.version + "\n  MAXGROUPS="
-         + std::to_string(snap.max_groups) + "\n  MAXCHANNELS="
-         + std::to_string(snap.max_channels) + "\n";
+  return "  This is balance " + snap.version
+         + "\n  MAXGROUPS=" + std::to_string(snap.max_groups)
+         + "\n  MAXCHANNELS=" + std::to_string(snap.max_channels) + "\n";
 }
 
 std::string format_mrtg_bytes(const snapshot& snap, int64_t group,
@@ -98,8 +119,7 @@ std::string format_mrtg_conns(const snapshot& snap, int64_t group,
     return err;
   auto* ch = find(snap, group, channel);
   return std::to_string(ch->total) + "\nUNKNOWN\nUNKNOWN\ngroup "
-         + std::to_string(group) + " channel " + std::to_string(channel)
-         + "\n";
+         + std::to_string(group) + " channel " + std::to_string(channel) + "\n";
 }
 
 std::string format_json(const snapshot& snap) {
@@ -108,12 +128,12 @@ std::string format_json(const snapshot& snap) {
   for (auto& ch : snap.channels) {
     if (groups.empty() || groups.back()["group"] != ch.group)
       groups.push_back({{"group", ch.group},
-                        {"type", ch.type == 1 ? "hash" : "rr"},
+                        {"type", json_name(ch.type)},
                         {"channels", json::array()}});
     groups.back()["channels"].push_back({
       {"channel", ch.index},
-      {"state", state_name(ch.state)},
-      {"enabled", ch.state == 0},
+      {"state", json_name(ch.state)},
+      {"enabled", is_enabled(ch)},
       {"address", ch.address},
       {"port", ch.port},
       {"c", ch.current},
@@ -139,8 +159,8 @@ std::string format_json(const snapshot& snap) {
 std::string format_metrics(const snapshot& snap) {
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name
-           + " " + type + "\n";
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " "
+           + type + "\n";
   };
   auto per_channel = [&](const char* name, const char* type, const char* help,
                          auto value) {
@@ -160,7 +180,7 @@ std::string format_metrics(const snapshot& snap) {
   out += "balance_accept_errors_total " + std::to_string(snap.accept_errors)
          + "\n";
   per_channel("balance_channel_up", "gauge", "1 if the channel is enabled.",
-              [](auto& ch) { return ch.state == 0 ? 1 : 0; });
+              [](auto& ch) { return is_enabled(ch) ? 1 : 0; });
   per_channel("balance_channel_connections", "gauge",
               "Current connections of the channel (c).",
               [](auto& ch) { return ch.current; });
@@ -202,8 +222,8 @@ std::string format_help() {
 }
 
 std::string format_banner(const std::string& version, int pid) {
-  return "\nbalance " + version + " interactive command shell\nPID of master "
-         "process is " + std::to_string(pid) + "\n\n";
+  return "\nbalance " + version + " interactive command shell\n"
+         + "PID of master process is " + std::to_string(pid) + "\n\n";
 }
 
 std::string format_reply(const command& cmd, int64_t group, reply code) {

@@ -1,14 +1,17 @@
 // Turns the daemon's structured replies into text: 3.54's exact show
 // table, version lines, MRTG blocks and one-line replies, plus JSON and
-// the Prometheus text exposition. Pure, unit-tested against compat.md.
+// the Prometheus text exposition. Pure, unit-tested against 3.54's texts.
 #pragma once
 
 #include <string>
 
-#include "actors/status.hpp"
 #include "cli/commands.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance::cli {
+
+/// A group's type as `show` (and -d) spell it: "RR" or "Hash".
+const char* show_name(group_type type);
 
 std::string format_show(const snapshot& snap);
 std::string format_version(const snapshot& snap);

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "actors/limits.hpp"
 #include "cli/client.hpp"
 #include "cli/config_report.hpp"
 #include "cli/control_plane.hpp"
@@ -14,9 +13,10 @@
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
 #include "cli/sd_notify.hpp"
-#include "net/tls_context.hpp"
+#include "core/limits.hpp"
+#include "log/log.hpp"
 #include "net/acceptor.hpp"
-#include "net/log.hpp"
+#include "net/tls_context.hpp"
 
 using namespace balance;
 using namespace balance::cli;
@@ -31,9 +31,9 @@ int fail(int code, const std::string& message, bool usage = false) {
 }
 
 // -B must name a local address: find out now, not at the first client.
-std::string check_out_bind(const std::string& host, net::endpoint& out) {
+std::string check_out_bind(const std::string& host, endpoint& out) {
   std::string error;
-  auto ep = net::resolve_host(host, net::family::any, error);
+  auto ep = resolve_host(host, family::any, error);
   if (!ep)
     return "unknown host '" + host + "' for -B: " + error;
   out = *ep;
@@ -62,8 +62,7 @@ std::string check_out_bind(const std::string& host, net::endpoint& out) {
 
 // A -B address binds only sockets of its own family: one that no channel
 // shares would fail every connect, so say so now.
-std::string check_out_bind_family(const options& opts,
-                                  const net::endpoint& ep) {
+std::string check_out_bind_family(const options& opts, const endpoint& ep) {
   for (auto& group : opts.groups)
     for (auto& ch : group.channels)
       if (ch.target.v6 == ep.v6)
@@ -78,7 +77,7 @@ int run_daemon(options& opts) {
     return fail(err.code, err.message);
   }
   if (!opts.out_bind_host.empty()) {
-    net::endpoint ep;
+    endpoint ep;
     if (auto err = check_out_bind(opts.out_bind_host, ep); !err.empty())
       return fail(err.rfind("unknown host", 0) == 0 ? ex_dataerr : ex_oserr,
                   err);
@@ -126,21 +125,15 @@ int main(int argc, char** argv) {
     return fail(err->code, err->message, err->show_usage);
   auto& opts = std::get<options>(parsed);
   switch (opts.mode) {
-    case run_mode::help:
-      std::printf("%s", usage_text().c_str());
-      return ex_ok;
+    case run_mode::help: std::printf("%s", usage_text().c_str()); return ex_ok;
     case run_mode::version:
       std::printf("balance %s (MAXGROUPS=%zu, MAXCHANNELS=%zu)\n",
                   version_string, max_groups, max_channels);
       return ex_ok;
-    case run_mode::demo:
-      log::configure(false, true);
-      return run_demo(argv[0]);
+    case run_mode::demo: log::configure(false, true); return run_demo(argv[0]);
     case run_mode::command:
-    case run_mode::interactive:
-      return run_control(opts);
-    case run_mode::daemon:
-      return run_daemon(opts);
+    case run_mode::interactive: return run_control(opts);
+    case run_mode::daemon: return run_daemon(opts);
   }
   return ex_software;
 }

@@ -1,10 +1,11 @@
+// Over 300 lines: the whole 3.54 command line, as its man page has it.
 #include "cli/options.hpp"
 
 #include <getopt.h>
 
 #include <algorithm>
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
 
 namespace balance::cli {
 
@@ -79,19 +80,19 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
       // An empty group: two separators in a row, or one before any channel.
       auto empty = closed ? opts.groups.size() : opts.groups.size() - 1;
       if (closed || opts.groups.back().channels.empty())
-        return parse_error{ex_unavailable,
-                           "no channels in group " + std::to_string(empty)
-                             + " (before '" + arg + "')"};
-      opts.groups.back().type =
-        arg == "%" ? group_type::hash : group_type::round_robin;
+        return parse_error{ex_unavailable, "no channels in group "
+                                             + std::to_string(empty)
+                                             + " (before '" + arg + "')"};
+      opts.groups.back().type = arg == "%" ? group_type::hash
+                                           : group_type::round_robin;
       closed = true;
       continue;
     }
     if (closed) {
       if (opts.groups.size() >= max_groups)
-        return parse_error{ex_unavailable,
-                           "too many groups (MAXGROUPS="
-                             + std::to_string(max_groups) + ")"};
+        return parse_error{ex_unavailable, "too many groups (MAXGROUPS="
+                                             + std::to_string(max_groups)
+                                             + ")"};
       opts.groups.emplace_back();
       closed = false;
     }
@@ -111,10 +112,145 @@ parse_groups(options& opts, const std::vector<std::string>& args) {
   return std::monostate{};
 }
 
+// -- the steps of parse_command_line ----------------------------------------
+
+/// -i and -c, which make this run a client of a running instance.
+struct client_flags {
+  bool interactive = false;
+  bool command = false;
+};
+
+/// Applies one option getopt_long returned; a parse_error if its value
+/// is bad.
+std::optional<parse_error> apply_option(int c, const std::string& arg,
+                                        options& opts, client_flags& client) {
+  uint64_t n = 0;
+  switch (c) {
+    case '6': opts.force_ipv6 = true; break;
+    case 'a': opts.autodisable = true; break;
+    case 'b': opts.bind_host = arg; break;
+    case 'B': opts.out_bind_host = arg; break;
+    case 'c':
+      client.command = true;
+      opts.command = arg;
+      break;
+    case 'd': opts.debug = true; break;
+    case 'f': opts.foreground = true; break;
+    case 'p': opts.packet_dump = true; break;
+    case 'i': client.interactive = true; break;
+    case 'H': opts.hash_failover = true; break;
+    case 'M': break; // 3.54: mmap instead of shm; our IPC is CAF's
+    case 't':
+      if (!parse_uint(arg, 86400, n) || n < 1)
+        return usage_error("invalid connect timeout '-t " + arg
+                           + "' (whole seconds, 1..86400)");
+      opts.connect_timeout = static_cast<int>(n);
+      break;
+    case 'T':
+      if (!parse_uint(arg, 86400 * 365, n))
+        return usage_error("invalid idle timeout '-T " + arg
+                           + "' (whole seconds, 0 = never)");
+      opts.idle_timeout = static_cast<int>(n);
+      break;
+    case opt_control: opts.control_endpoints.push_back(arg); break;
+    case opt_control_listen: opts.control_listen = arg; break;
+    case opt_insecure_control: opts.insecure_control = true; break;
+    case opt_secret_file: opts.secret_file = arg; break;
+    case opt_tls_cert: opts.tls.cert = arg; break;
+    case opt_tls_key: opts.tls.key = arg; break;
+    case opt_tls_ca: opts.tls.ca = arg; break;
+    case opt_tls_passphrase_file: opts.tls.passphrase_file = arg; break;
+    case opt_io_threads:
+    case opt_actor_threads:
+      if (!parse_uint(arg, 64, n) || n < 1)
+        return usage_error("invalid thread count '" + arg + "' (1..64)");
+      (c == opt_io_threads ? opts.io_threads
+                           : opts.caf_threads) = static_cast<int>(n);
+      break;
+    case opt_help: opts.mode = run_mode::help; break;
+    case opt_version: opts.mode = run_mode::version; break;
+    case opt_demo: opts.mode = run_mode::demo; break;
+  }
+  return std::nullopt;
+}
+
+/// The options (getopt semantics as 3.54: flags may be combined, `-fp`);
+/// stops at --help, --version and --demo. Leaves optind at the first
+/// positional argument.
+std::optional<parse_error> parse_options(int argc, char* const* argv,
+                                         options& opts, client_flags& client) {
+  optind = 0; // full re-initialisation: the parser may run more than once
+  opterr = 0;
+  int c;
+  while (
+    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options, nullptr))
+    != -1) {
+    if (c == ':')
+      return usage_error("option '" + option_name(optopt, argv)
+                         + "' needs an argument");
+    if (c == '?') {
+      auto bad = option_name(optopt, argv);
+      if (optopt >= opt_control)
+        return usage_error("option '" + bad + "' takes no value");
+      return usage_error("unknown option '" + bad + "'");
+    }
+    if (auto err = apply_option(c, optarg ? optarg : "", opts, client))
+      return err;
+    if (opts.mode != run_mode::daemon)
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// The listening port, the one positional argument both modes take.
+std::optional<parse_error> parse_listen_port(options& opts,
+                                             const std::string& text) {
+  opts.port_text = text;
+  auto port = parse_port(opts.port_text);
+  if (!port)
+    return usage_error("invalid port [" + opts.port_text + "]");
+  opts.port = *port;
+  return std::nullopt;
+}
+
+/// -c/-i: the instance's listening port, or --control endpoints instead.
+parse_result client_arguments(options opts,
+                              const std::vector<std::string>& positional) {
+  if (!opts.control_endpoints.empty()) {
+    if (!positional.empty())
+      return usage_error("with --control no port argument is taken, got '"
+                         + positional.front() + "'");
+    return opts;
+  }
+  if (positional.size() != 1)
+    return usage_error(positional.empty()
+                         ? "-i/-c need the listening port of the instance"
+                         : "unexpected argument '" + positional[1] + "'");
+  if (auto err = parse_listen_port(opts, positional[0]))
+    return *err;
+  return opts;
+}
+
+/// The daemon: the listening port, then the channels and separators.
+parse_result daemon_arguments(options opts,
+                              std::vector<std::string> positional) {
+  if (!opts.control_endpoints.empty())
+    return usage_error("--control needs -c or -i");
+  if (positional.empty())
+    return usage_error("the listening port is missing");
+  if (auto err = parse_listen_port(opts, positional[0]))
+    return *err;
+  positional.erase(positional.begin());
+  if (auto r = parse_groups(opts, positional);
+      std::holds_alternative<parse_error>(r))
+    return std::get<parse_error>(r);
+  return opts;
+}
+
 } // namespace
 
-std::variant<channel_spec, parse_error>
-parse_channel(const std::string& text, uint16_t default_port) {
+std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
+                                                      uint16_t default_port) {
   channel_spec ch;
   ch.text = text;
   std::string rest;
@@ -128,9 +264,9 @@ parse_channel(const std::string& text, uint16_t default_port) {
       return usage_error("invalid channel '" + text + "': junk after ']'");
   } else if (std::count(text.begin(), text.end(), ':') > 2
              || (text.find("::") != std::string::npos
-                 && net::parse_numeric_address(text))) {
+                 && parse_numeric_address(text))) {
     // A bare IPv6 literal: no port or maxc can follow without brackets.
-    if (!net::parse_numeric_address(text))
+    if (!parse_numeric_address(text))
       return usage_error("invalid channel '" + text
                          + "': write IPv6 addresses as [addr]:port:maxc");
     ch.host = text;
@@ -156,134 +292,46 @@ parse_channel(const std::string& text, uint16_t default_port) {
   }
   ch.port = default_port;
   if (!port_text.empty()) {
-    auto port = net::parse_port(port_text);
+    auto port = parse_port(port_text);
     if (!port)
-      return usage_error("invalid port '" + port_text + "' in channel '"
-                         + text + "'");
+      return usage_error("invalid port '" + port_text + "' in channel '" + text
+                         + "'");
     ch.port = *port;
   }
   if (!maxc_text.empty()) {
     uint64_t maxc = 0;
     if (!parse_uint(maxc_text, 1000000000, maxc))
-      return usage_error("invalid maxc '" + maxc_text + "' in channel '"
-                         + text + "' (a number, 0 = unlimited)");
+      return usage_error("invalid maxc '" + maxc_text + "' in channel '" + text
+                         + "' (a number, 0 = unlimited)");
     ch.maxc = static_cast<uint32_t>(maxc);
   }
   return ch;
 }
 
 parse_result parse_command_line(int argc, char* const* argv) {
-  options opts;
   if (argc <= 1)
     return usage_error("the listening port is missing"); // as 3.54
-  bool interactive = false, command = false;
-  optind = 0; // full re-initialisation: the parser may run more than once
-  opterr = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options,
-                          nullptr))
-         != -1) {
-    std::string arg = optarg ? optarg : "";
-    uint64_t n = 0;
-    switch (c) {
-      case '6': opts.force_ipv6 = true; break;
-      case 'a': opts.autodisable = true; break;
-      case 'b': opts.bind_host = arg; break;
-      case 'B': opts.out_bind_host = arg; break;
-      case 'c':
-        command = true;
-        opts.command = arg;
-        break;
-      case 'd': opts.debug = true; break;
-      case 'f': opts.foreground = true; break;
-      case 'p': opts.packet_dump = true; break;
-      case 'i': interactive = true; break;
-      case 'H': opts.hash_failover = true; break;
-      case 'M': break; // 3.54: mmap instead of shm; our IPC is CAF's
-      case 't':
-        if (!parse_uint(arg, 86400, n) || n < 1)
-          return usage_error("invalid connect timeout '-t " + arg
-                             + "' (whole seconds, 1..86400)");
-        opts.connect_timeout = static_cast<int>(n);
-        break;
-      case 'T':
-        if (!parse_uint(arg, 86400 * 365, n))
-          return usage_error("invalid idle timeout '-T " + arg
-                             + "' (whole seconds, 0 = never)");
-        opts.idle_timeout = static_cast<int>(n);
-        break;
-      case opt_control: opts.control_endpoints.push_back(arg); break;
-      case opt_control_listen: opts.control_listen = arg; break;
-      case opt_insecure_control: opts.insecure_control = true; break;
-      case opt_secret_file: opts.secret_file = arg; break;
-      case opt_tls_cert: opts.tls.cert = arg; break;
-      case opt_tls_key: opts.tls.key = arg; break;
-      case opt_tls_ca: opts.tls.ca = arg; break;
-      case opt_tls_passphrase_file: opts.tls.passphrase_file = arg; break;
-      case opt_io_threads:
-      case opt_actor_threads:
-        if (!parse_uint(arg, 64, n) || n < 1)
-          return usage_error("invalid thread count '" + arg + "' (1..64)");
-        (c == opt_io_threads ? opts.io_threads : opts.caf_threads) =
-          static_cast<int>(n);
-        break;
-      case opt_help: opts.mode = run_mode::help; return opts;
-      case opt_version: opts.mode = run_mode::version; return opts;
-      case opt_demo: opts.mode = run_mode::demo; return opts;
-      case ':':
-        return usage_error("option '" + option_name(optopt, argv)
-                           + "' needs an argument");
-      default: {
-        auto bad = option_name(optopt, argv);
-        if (optopt >= opt_control)
-          return usage_error("option '" + bad + "' takes no value");
-        return usage_error("unknown option '" + bad + "'");
-      }
-    }
-  }
+  options opts;
+  client_flags client;
+  if (auto err = parse_options(argc, argv, opts, client))
+    return *err;
+  if (opts.mode != run_mode::daemon)
+    return opts; // --help, --version, --demo: nothing else counts
   std::vector<std::string> positional(argv + optind, argv + argc);
-  if (interactive && command)
+  if (client.interactive && client.command)
     return usage_error("-i and -c exclude each other");
-  if (interactive || command) {
-    opts.mode = interactive ? run_mode::interactive : run_mode::command;
-    if (!opts.control_endpoints.empty()) {
-      if (!positional.empty())
-        return usage_error("with --control no port argument is taken, got '"
-                           + positional.front() + "'");
-      return opts;
-    }
-    if (positional.size() != 1)
-      return usage_error(positional.empty()
-                           ? "-i/-c need the listening port of the instance"
-                           : "unexpected argument '" + positional[1] + "'");
-    opts.port_text = positional[0];
-    auto port = net::parse_port(opts.port_text);
-    if (!port)
-      return usage_error("invalid port [" + opts.port_text + "]");
-    opts.port = *port;
-    return opts;
+  if (client.interactive || client.command) {
+    opts.mode = client.interactive ? run_mode::interactive : run_mode::command;
+    return client_arguments(std::move(opts), positional);
   }
-  if (!opts.control_endpoints.empty())
-    return usage_error("--control needs -c or -i");
-  if (positional.empty())
-    return usage_error("the listening port is missing");
-  opts.port_text = positional[0];
-  auto port = net::parse_port(opts.port_text);
-  if (!port)
-    return usage_error("invalid port [" + opts.port_text + "]");
-  opts.port = *port;
-  positional.erase(positional.begin());
-  if (auto r = parse_groups(opts, positional);
-      std::holds_alternative<parse_error>(r))
-    return std::get<parse_error>(r);
-  return opts;
+  return daemon_arguments(std::move(opts), positional);
 }
 
 std::variant<std::monostate, parse_error> resolve_channels(options& opts) {
   for (auto& group : opts.groups) {
     for (auto& ch : group.channels) {
       std::string error;
-      auto ep = net::resolve_host(ch.host, net::family::any, error);
+      auto ep = resolve_host(ch.host, family::any, error);
       if (!ep)
         return parse_error{ex_dataerr, "unknown host '" + ch.host
                                          + "' in channel '" + ch.text

@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
-#include "actors/group_policy.hpp"
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "core/vocabulary.hpp"
 #include "net/tls_files.hpp"
 
 namespace balance::cli {
@@ -32,7 +32,7 @@ struct channel_spec {
   std::string host;
   uint16_t port = 0;
   uint32_t maxc = 0;
-  net::endpoint target; ///< filled by resolve_channels()
+  endpoint target; ///< filled by resolve_channels()
 };
 
 struct group_spec {
@@ -50,16 +50,16 @@ struct options {
   std::string bind_host;     ///< -b
   std::string out_bind_host; ///< -B
   /// -B resolved and checked (local, of a channel's family) once at start.
-  std::optional<net::endpoint> out_bind;
-  int connect_timeout = 5;   ///< -t seconds
-  int idle_timeout = 0;      ///< -T seconds, 0 = never
-  bool autodisable = false;  ///< -a
-  bool debug = false;        ///< -d
-  bool foreground = false;   ///< -f
-  bool packet_dump = false;  ///< -p
+  std::optional<endpoint> out_bind;
+  int connect_timeout = 5;    ///< -t seconds
+  int idle_timeout = 0;       ///< -T seconds, 0 = never
+  bool autodisable = false;   ///< -a
+  bool debug = false;         ///< -d
+  bool foreground = false;    ///< -f
+  bool packet_dump = false;   ///< -p
   bool hash_failover = false; ///< -H
-  bool force_ipv6 = false;   ///< -6
-  std::string command;       ///< -c
+  bool force_ipv6 = false;    ///< -6
+  std::string command;        ///< -c
   std::string port_text;
   uint16_t port = 0;
   std::vector<group_spec> groups;
@@ -85,8 +85,8 @@ using parse_result = std::variant<options, parse_error>;
 parse_result parse_command_line(int argc, char* const* argv);
 
 /// Parses one `host[:port[:maxc]]` (or `[v6]:port:maxc`) argument.
-std::variant<channel_spec, parse_error>
-parse_channel(const std::string& text, uint16_t default_port);
+std::variant<channel_spec, parse_error> parse_channel(const std::string& text,
+                                                      uint16_t default_port);
 
 /// Resolves every channel's host; an unknown host is an ex_dataerr error.
 std::variant<std::monostate, parse_error> resolve_channels(options& opts);

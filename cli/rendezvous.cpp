@@ -1,6 +1,7 @@
+// Over 300 lines: the rendezvous file's life, its trust checks side by side.
 #include "cli/rendezvous.hpp"
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -33,7 +34,7 @@ std::string trust_problem(const struct stat& st, const std::string& what) {
 
 /// The directory as a trusted place for our files: "" if it is, else why not.
 std::string dir_problem(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(dir.c_str(), &st) != 0)
     return dir + ": " + std::strerror(errno);
   if (!S_ISDIR(st.st_mode))
@@ -44,7 +45,8 @@ std::string dir_problem(const std::string& dir) {
 std::string home_dir() {
   // From the password database, not $HOME: the daemon and a cron job may
   // not agree on the environment, but they agree on the user.
-  struct passwd pw{}, *found = nullptr;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
   char buf[4096];
   if (::getpwuid_r(::geteuid(), &pw, buf, sizeof(buf), &found) != 0 || !found
       || !found->pw_dir || std::strlen(found->pw_dir) <= 1)
@@ -74,7 +76,7 @@ std::optional<std::string> read_trusted(const std::string& path,
               : "cannot read " + path + ": " + std::strerror(errno);
     return std::nullopt;
   }
-  struct stat st{};
+  struct stat st {};
   std::string why;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     why = path + " is not a regular file";
@@ -88,8 +90,8 @@ std::optional<std::string> read_trusted(const std::string& path,
   }
   std::string text;
   char buf[1024];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0
-                  && text.size() < max_file_size;)
+  for (ssize_t n;
+       (n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < max_file_size;)
     text.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   problem = rendezvous_problem::none;
@@ -112,7 +114,7 @@ std::vector<std::string> runtime_dirs() {
   if (DIR* tmp = ::opendir("/tmp")) {
     while (auto* entry = ::readdir(tmp)) {
       std::string name = entry->d_name;
-      struct stat st{};
+      struct stat st {};
       auto path = "/tmp/" + name;
       if (name.rfind(tmp_name + ".", 0) == 0 && ::lstat(path.c_str(), &st) == 0
           && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid())
@@ -161,7 +163,8 @@ std::optional<std::string> prepare_rendezvous_path(const std::string& name,
       log::notice("passed over " + passed_over + "; control file in " + dir);
     return path;
   }
-  if (!std::getenv("BALANCE_RUNTIME_DIR") || !*std::getenv("BALANCE_RUNTIME_DIR")) {
+  if (!std::getenv("BALANCE_RUNTIME_DIR")
+      || !*std::getenv("BALANCE_RUNTIME_DIR")) {
     auto pattern = "/tmp/balance-" + std::to_string(::geteuid()) + ".XXXXXX";
     if (::mkdtemp(pattern.data())) {
       log::notice("passed over " + passed_over + "; control file in "
@@ -169,13 +172,13 @@ std::optional<std::string> prepare_rendezvous_path(const std::string& name,
       return pattern + "/" + name;
     }
   }
-  error = "no usable runtime directory (tried "
-          + [] {
-              std::string all;
-              for (auto& d : runtime_dirs())
-                all += (all.empty() ? "" : ", ") + d;
-              return all;
-            }()
+  error = "no usable runtime directory (tried " +
+          [] {
+            std::string all;
+            for (auto& d : runtime_dirs())
+              all += (all.empty() ? "" : ", ") + d;
+            return all;
+          }()
           + ")" + (passed_over.empty() ? "" : ": " + passed_over);
   return std::nullopt;
 }
@@ -262,7 +265,7 @@ std::optional<std::string> read_secret_file(const std::string& path,
 
 std::string find_rendezvous(const std::string& name, std::string& skipped) {
   for (auto& dir : runtime_dirs()) {
-    struct stat st{};
+    struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0)
       continue;
     if (auto why = dir_problem(dir); !why.empty()) {

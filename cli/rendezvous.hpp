@@ -45,7 +45,13 @@ bool write_rendezvous(const std::string& path, const rendezvous& r,
 std::optional<rendezvous> parse_rendezvous(const std::string& text);
 
 /// Why a file was not trusted, or that it could not be read.
-enum class rendezvous_problem { none, missing, unreadable, untrusted, malformed };
+enum class rendezvous_problem {
+  none,
+  missing,
+  unreadable,
+  untrusted,
+  malformed
+};
 
 /// Reads a rendezvous file without following links, and only if it and
 /// its directory are trusted (see above); else sets `problem` and `error`.

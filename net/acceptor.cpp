@@ -13,7 +13,7 @@
 
 #include <asio/post.hpp>
 
-#include "net/log.hpp"
+#include "log/log.hpp"
 
 namespace balance::net {
 
@@ -116,7 +116,8 @@ int open_sibling_listener(int listen_fd) {
       || ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))
            < 0)
     return ::dup(listen_fd);
-  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
   if (fd < 0)
     return ::dup(listen_fd);
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -137,9 +138,7 @@ int open_sibling_listener(int listen_fd) {
 
 acceptor::acceptor(asio::io_context& ctx, int listen_fd,
                    accept_handler on_accept)
-  : context_(ctx),
-    socket_(ctx.get_executor()),
-    backoff_(ctx.get_executor()),
+  : context_(ctx), socket_(ctx.get_executor()), backoff_(ctx.get_executor()),
     on_accept_(std::move(on_accept)) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);

@@ -14,8 +14,8 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
-#include "net/connection.hpp"
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "net/timer.hpp"
 
 namespace balance::net {
 

@@ -20,10 +20,8 @@ inline bool is_local_connect_error(int err) {
     case ENOBUFS:
     case ENOMEM:
     case EMFILE:
-    case ENFILE:
-      return true;
-    default:
-      return false;
+    case ENFILE: return true;
+    default: return false;
   }
 }
 

@@ -72,8 +72,7 @@ void greet(asio::io_context& ctx, Stream& s, const std::string& secret,
     r.error = "the instance refused the connection (wrong secret, not "
               "allowed, or too many control connections)";
   } else {
-    r.error = ec == asio::error::timed_out ? "no answer in time"
-                                           : ec.message();
+    r.error = ec == asio::error::timed_out ? "no answer in time" : ec.message();
   }
 }
 
@@ -100,19 +99,19 @@ struct tls_relay : std::enable_shared_from_this<tls_relay> {
 
   template <class From, class To>
   void pump(From& from, To& to, std::array<char, 8192>& buf) {
-    from.async_read_some(
-      asio::buffer(buf), [self = shared_from_this(), &from, &to,
-                          &buf](std::error_code ec, std::size_t n) {
-        if (ec)
-          return self->shut();
-        asio::async_write(to, asio::buffer(buf.data(), n),
-                          [self, &from, &to, &buf](std::error_code ec,
-                                                   std::size_t) {
-                            if (ec)
-                              return self->shut();
-                            self->pump(from, to, buf);
-                          });
-      });
+    from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from,
+                                             &to, &buf](std::error_code ec,
+                                                        std::size_t n) {
+      if (ec)
+        return self->shut();
+      asio::async_write(to, asio::buffer(buf.data(), n),
+                        [self, &from, &to, &buf](std::error_code ec,
+                                                 std::size_t) {
+                          if (ec)
+                            return self->shut();
+                          self->pump(from, to, buf);
+                        });
+    });
   }
 
   void shut() {
@@ -191,9 +190,8 @@ dial_result control_link::dial_tcp(const std::string& host, uint16_t port,
   }
   tcp_socket sock(*ctx);
   ec = step(*ctx, deadline, [&](auto handler) {
-    asio::async_connect(sock, found, [handler](std::error_code ec, auto&&) {
-      handler(ec);
-    });
+    asio::async_connect(sock, found,
+                        [handler](std::error_code ec, auto&&) { handler(ec); });
   });
   if (ec) {
     r.error = (ec == asio::error::timed_out ? std::string("no answer in time")

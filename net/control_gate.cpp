@@ -1,3 +1,4 @@
+// Over 300 lines: doors, sessions and the gate share one private impl.
 #include "net/control_gate.hpp"
 
 #include <array>
@@ -29,8 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log/log.hpp"
 #include "net/control_preamble.hpp"
-#include "net/log.hpp"
 
 namespace balance::net {
 
@@ -136,8 +137,9 @@ public:
   /// At a cap: withdraw the accept that is already armed, so that the
   /// next peer waits in the backlog instead of being taken and dropped.
   void pause_if_full() {
-    if (accepting_ && (pending >= gate.limits.max_pending
-                       || active >= gate.limits.max_active))
+    if (accepting_
+        && (pending >= gate.limits.max_pending
+            || active >= gate.limits.max_active))
       cancel_accept();
   }
 
@@ -150,8 +152,8 @@ public:
       return;
     }
     if (out_of_resources(ec)) {
-      log::debug(std::string("control ") + door_name(kind) + ": accept: "
-                 + ec.message() + " (backing off)");
+      log::debug(std::string("control ") + door_name(kind)
+                 + ": accept: " + ec.message() + " (backing off)");
       backoff_.expires_after(accept_backoff);
       backoff_.async_wait([this](std::error_code wait_ec) {
         if (!wait_ec)
@@ -203,9 +205,8 @@ auto& lowest(Stream& s) {
 } // namespace
 
 template <class Stream>
-class gate_session
-  : public gate_session_base,
-    public std::enable_shared_from_this<gate_session<Stream>> {
+class gate_session : public gate_session_base,
+                     public std::enable_shared_from_this<gate_session<Stream>> {
 public:
   using door = control_gate::impl::door;
 
@@ -265,11 +266,11 @@ private:
     auto verdict = check_preamble(preamble_.data(), n, door_.gate.secret,
                                   door_.kind != control_door::tls);
     if (verdict != preamble_verdict::accepted) {
-      log::debug(std::string("control ") + door_name(door_.kind)
-                 + ": refused a peer ("
-                 + (verdict == preamble_verdict::bad_magic ? "not a balance client"
-                                                           : "wrong secret")
-                 + ")");
+      log::debug(
+        std::string("control ") + door_name(door_.kind) + ": refused a peer ("
+        + (verdict == preamble_verdict::bad_magic ? "not a balance client"
+                                                  : "wrong secret")
+        + ")");
       return shut();
     }
     if (door_.active >= door_.gate.limits.max_active)
@@ -307,8 +308,8 @@ private:
   // reply, so a half-closed peer has nothing more to say.
   void do_relay_up() {
     stream_.async_read_some(
-      asio::buffer(up_), [self = this->shared_from_this()](std::error_code ec,
-                                                           std::size_t n) {
+      asio::buffer(up_),
+      [self = this->shared_from_this()](std::error_code ec, std::size_t n) {
         if (ec)
           return self->shut();
         asio::async_write(self->basp_, asio::buffer(self->up_.data(), n),
@@ -471,8 +472,8 @@ control_gate::impl::bind_local(std::string& error) {
 
 control_gate::control_gate(std::string secret, control_handoff handoff,
                            control_gate_limits limits)
-  : impl_(std::make_unique<impl>(std::move(secret), std::move(handoff),
-                                 limits)) {}
+  : impl_(
+    std::make_unique<impl>(std::move(secret), std::move(handoff), limits)) {}
 
 control_gate::~control_gate() {
   stop();
@@ -552,8 +553,8 @@ bool control_gate::restore_local() {
   if (g.local_path.empty() || g.stopped)
     return true;
   struct stat now {};
-  if (::lstat(g.local_path.c_str(), &now) == 0 && now.st_ino == g.local_stat.st_ino
-      && now.st_dev == g.local_stat.st_dev)
+  if (::lstat(g.local_path.c_str(), &now) == 0
+      && now.st_ino == g.local_stat.st_ino && now.st_dev == g.local_stat.st_dev)
     return true;
   std::promise<bool> done;
   auto result = done.get_future();

@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
 
 namespace asio::ssl {
 class context;

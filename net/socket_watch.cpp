@@ -35,10 +35,8 @@ int epoll_fd_of(asio::io_context& ctx) {
 } // namespace
 
 socket_watch::socket_watch(handler on_events, void* owner)
-  : scheduler_operation(&socket_watch::on_events),
-    handler_(on_events),
-    owner_(owner) {
-}
+  : scheduler_operation(&socket_watch::on_events), handler_(on_events),
+    owner_(owner) {}
 
 socket_watch::~socket_watch() {
   close();

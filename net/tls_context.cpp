@@ -43,15 +43,14 @@ void make_absolute(std::string& path) {
 
 } // namespace
 
-std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
-                                                     tls_role role,
-                                                     std::string& error) {
+std::shared_ptr<asio::ssl::context>
+make_tls_context(tls_files& files, tls_role role, std::string& error) {
   if (files.cert.empty() || files.key.empty() || files.ca.empty()) {
     error = "mutual TLS needs all of --tls-cert, --tls-key and --tls-ca";
     return nullptr;
   }
-  for (auto* path : {&files.cert, &files.key, &files.ca,
-                     &files.passphrase_file})
+  for (auto* path :
+       {&files.cert, &files.key, &files.ca, &files.passphrase_file})
     make_absolute(*path);
   for (auto* path : {&files.cert, &files.key, &files.ca})
     if (!readable(*path)) {
@@ -59,8 +58,7 @@ std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
       return nullptr;
     }
   if (!files.passphrase_file.empty() && !readable(files.passphrase_file)) {
-    error = "cannot read --tls-passphrase-file '" + files.passphrase_file
-            + "'";
+    error = "cannot read --tls-passphrase-file '" + files.passphrase_file + "'";
     return nullptr;
   }
   auto ctx = std::make_shared<asio::ssl::context>(
@@ -73,9 +71,7 @@ std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
   // An empty answer makes OpenSSL fail on an encrypted key instead of
   // prompting on a terminal the daemon does not have.
   ctx->set_password_callback(
-    [pass](std::size_t, asio::ssl::context::password_purpose) {
-      return pass;
-    });
+    [pass](std::size_t, asio::ssl::context::password_purpose) { return pass; });
   std::error_code ec;
   ctx->use_certificate_chain_file(files.cert, ec);
   if (ec) {
@@ -84,8 +80,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
   }
   ctx->use_private_key_file(files.key, asio::ssl::context::pem, ec);
   if (ec) {
-    error = "bad --tls-key '" + files.key + "' (or wrong passphrase): "
-            + openssl_error();
+    error = "bad --tls-key '" + files.key
+            + "' (or wrong passphrase): " + openssl_error();
     return nullptr;
   }
   if (SSL_CTX_check_private_key(native) != 1) {
@@ -98,9 +94,8 @@ std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
     error = "bad --tls-ca '" + files.ca + "': " + openssl_error();
     return nullptr;
   }
-  ctx->set_verify_mode(asio::ssl::verify_peer
-                         | asio::ssl::verify_fail_if_no_peer_cert,
-                       ec);
+  ctx->set_verify_mode(
+    asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
   return ctx;
 }
 

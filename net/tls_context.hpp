@@ -19,8 +19,7 @@ enum class tls_role { server, client };
 /// Makes the paths absolute (the daemon later changes to /), loads cert,
 /// key (with the passphrase file; never a prompt) and CA, and demands a
 /// verified peer certificate. Null with `error` naming the bad file.
-std::shared_ptr<asio::ssl::context> make_tls_context(tls_files& files,
-                                                     tls_role role,
-                                                     std::string& error);
+std::shared_ptr<asio::ssl::context>
+make_tls_context(tls_files& files, tls_role role, std::string& error);
 
 } // namespace balance::net

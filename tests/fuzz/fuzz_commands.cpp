@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     if (line.find(';') != std::string::npos)
       std::abort(); // split_commands must cut at every ';'
     auto cmd = parse_command(line);
-    if (cmd.kind == command_kind::syntax_error || cmd.kind == command_kind::empty)
+    if (cmd.kind == command_kind::syntax_error
+        || cmd.kind == command_kind::empty)
       continue;
     // Parsing is a function of the text: the same line, the same result.
     auto again = parse_command(line);

@@ -33,7 +33,8 @@ void attack(caf::scoped_actor& self, const caf::strong_actor_ptr& target) {
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: caf_probe connect HOST PORT | local SOCKET SECRET\n");
+    std::fprintf(stderr,
+                 "usage: caf_probe connect HOST PORT | local SOCKET SECRET\n");
     return 64;
   }
   std::string mode = argv[1];
@@ -48,12 +49,14 @@ int main(int argc, char** argv) {
     caf::strong_actor_ptr target;
     if (mode == "connect") {
       auto port = static_cast<uint16_t>(std::stoi(argv[3]));
-      self->request(sys.middleman().actor_handle(), 3s,
-                    caf::connect_atom::value, std::string(argv[2]), port)
-        .receive(
-          [&](caf::node_id&, caf::strong_actor_ptr& ptr,
-              std::set<std::string>&) { target = ptr; },
-          [&](caf::error& err) { result = "NOT-REACHED " + sys.render(err); });
+      self
+        ->request(sys.middleman().actor_handle(), 3s, caf::connect_atom::value,
+                  std::string(argv[2]), port)
+        .receive([&](caf::node_id&, caf::strong_actor_ptr& ptr,
+                     std::set<std::string>&) { target = ptr; },
+                 [&](caf::error& err) {
+                   result = "NOT-REACHED " + sys.render(err);
+                 });
     } else {
       balance::net::control_link link;
       auto dialled = link.dial_local(argv[2], argv[3], 3s);

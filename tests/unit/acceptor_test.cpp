@@ -78,7 +78,7 @@ TEST_CASE("out of descriptors the acceptor backs off, then resumes",
   auto work = asio::make_work_guard(ctx);
   std::atomic<int> accepted{0};
   acceptor acc(ctx, listen_fd,
-               [&](asio::io_context&, int fd, const balance::net::endpoint&) {
+               [&](asio::io_context&, int fd, const balance::endpoint&) {
                  ::close(fd);
                  ++accepted;
                });

@@ -91,14 +91,14 @@ TEST_CASE("abbreviations match the first command in 3.54's order",
 TEST_CASE("the command names come in 3.54's matching order with ours last",
           "[commands]") {
   CHECK(command_names()
-        == std::vector<std::string>{"quit", "show", "help", "?", "kill",
-                                    "disable", "group", "reset", "enable",
-                                    "create", "assign", "maxc", "mrtg-bytes",
-                                    "mrtg-conns", "version", "hash", "rr",
-                                    "metrics"});
+        == std::vector<std::string>{
+          "quit", "show", "help", "?", "kill", "disable", "group", "reset",
+          "enable", "create", "assign", "maxc", "mrtg-bytes", "mrtg-conns",
+          "version", "hash", "rr", "metrics"});
 }
 
-TEST_CASE("a word that is no command's prefix is a syntax error", "[commands]") {
+TEST_CASE("a word that is no command's prefix is a syntax error",
+          "[commands]") {
   for (std::string bad : {"foo", "showx", "quitt", "x", "rrr", "mrtg-x 0 0",
                           "SHOW", "-1", "??"}) {
     CAPTURE(bad);
@@ -158,7 +158,8 @@ TEST_CASE("negative numbers parse as negative numbers", "[commands]") {
 TEST_CASE("numbers too long to be meant are a syntax error", "[commands]") {
   CHECK(parse_command("group 256").first == 256);
   CHECK(parse_command("disable 999999999999").first == 999999999999LL);
-  CHECK(kind_of("disable 99999999999999999999999") == command_kind::syntax_error);
+  CHECK(kind_of("disable 99999999999999999999999")
+        == command_kind::syntax_error);
 }
 
 TEST_CASE("create takes a host and a port", "[commands]") {
@@ -218,8 +219,9 @@ TEST_CASE("commands without arguments ignore trailing words", "[commands]") {
   CHECK(kind_of("rr 3") == command_kind::rr);
 }
 
-TEST_CASE("split_commands cuts -c's argument at each semicolon and trims each part",
-          "[commands]") {
+TEST_CASE(
+  "split_commands cuts -c's argument at each semicolon and trims each part",
+  "[commands]") {
   CHECK(split_commands("group 1; disable 0")
         == std::vector<std::string>{"group 1", "disable 0"});
   CHECK(split_commands("show") == std::vector<std::string>{"show"});

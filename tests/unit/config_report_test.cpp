@@ -15,18 +15,20 @@ channel_spec make_channel(const std::string& host, const std::string& address,
   ch.host = host;
   ch.port = port;
   ch.maxc = maxc;
-  ch.target = *net::parse_numeric_address(address);
+  ch.target = *parse_numeric_address(address);
   ch.target.port = port;
   return ch;
 }
 
 } // namespace
 
-TEST_CASE("the -d report lists each group with its type and each channel", "[report]") {
+TEST_CASE("the -d report lists each group with its type and each channel",
+          "[report]") {
   options opts;
   opts.groups.resize(2);
   opts.groups[0].type = group_type::hash;
-  opts.groups[0].channels.push_back(make_channel("10.0.0.1", "10.0.0.1", 80, 0));
+  opts.groups[0].channels.push_back(
+    make_channel("10.0.0.1", "10.0.0.1", 80, 0));
   opts.groups[0].channels.push_back(make_channel("web", "10.0.0.2", 8080, 5));
   opts.groups[1].channels.push_back(make_channel("::1", "::1", 443, 0));
   CHECK(describe_groups(opts)

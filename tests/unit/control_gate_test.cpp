@@ -17,6 +17,7 @@
 #include "net/control_gate.hpp"
 #include "net/control_preamble.hpp"
 
+using namespace balance;
 using namespace balance::net;
 using namespace std::chrono_literals;
 
@@ -99,14 +100,17 @@ std::string read_all(int fd, std::chrono::milliseconds timeout) {
 
 } // namespace
 
-TEST_CASE("the preamble carries the magic and the secret, nothing else", "[gate]") {
+TEST_CASE("the preamble carries the magic and the secret, nothing else",
+          "[gate]") {
   auto p = make_preamble(secret);
   REQUIRE(p.size() == preamble_size);
   auto bytes = reinterpret_cast<const uint8_t*>(p.data());
-  CHECK(check_preamble(bytes, p.size(), secret, true) == preamble_verdict::accepted);
+  CHECK(check_preamble(bytes, p.size(), secret, true)
+        == preamble_verdict::accepted);
   CHECK(check_preamble(bytes, p.size(), std::string(64, 'b'), true)
         == preamble_verdict::bad_secret);
-  CHECK(check_preamble(bytes, p.size() - 1, secret, true) == preamble_verdict::bad_magic);
+  CHECK(check_preamble(bytes, p.size() - 1, secret, true)
+        == preamble_verdict::bad_magic);
   auto wrong_magic = p;
   wrong_magic[0] = 'X';
   CHECK(check_preamble(reinterpret_cast<const uint8_t*>(wrong_magic.data()),

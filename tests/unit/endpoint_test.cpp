@@ -1,4 +1,4 @@
-// Addresses and ports (net/endpoint.hpp): numeric parsing with v4-mapped
+// Addresses and ports (core/endpoint.hpp): numeric parsing with v4-mapped
 // folding, ports by number or service name, resolution and printing.
 #include <catch2/catch.hpp>
 
@@ -8,9 +8,9 @@
 #include <cstring>
 #include <string>
 
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
 
-using namespace balance::net;
+using namespace balance;
 
 TEST_CASE("an IPv4 address parses into four bytes", "[endpoint]") {
   auto ep = parse_numeric_address("10.1.2.3");
@@ -74,7 +74,8 @@ TEST_CASE("endpoints compare by family, address and port", "[endpoint]") {
   CHECK(a == b);
   b.port = 1;
   CHECK_FALSE(a == b);
-  CHECK_FALSE(*parse_numeric_address("0.0.0.0") == *parse_numeric_address("::"));
+  CHECK_FALSE(*parse_numeric_address("0.0.0.0")
+              == *parse_numeric_address("::"));
 }
 
 TEST_CASE("from_sockaddr reads IPv4, IPv6 and folds v4-mapped", "[endpoint]") {
@@ -166,7 +167,8 @@ TEST_CASE("resolve_host refuses an IPv6 literal when IPv4 is required",
   CHECK_FALSE(error.empty());
 }
 
-TEST_CASE("resolve_host reports unknown and empty names", "[endpoint][resolve]") {
+TEST_CASE("resolve_host reports unknown and empty names",
+          "[endpoint][resolve]") {
   std::string error;
   CHECK_FALSE(resolve_host("nosuchhost.invalid", family::any, error));
   CHECK_FALSE(error.empty());

@@ -1,4 +1,5 @@
-// Output formatting (cli/format.hpp) against compat.md's exact texts: the
+// Over 300 lines: one case per text of 3.54's and per rendering.
+// Output formatting (cli/format.hpp) against 3.54's exact texts: the
 // show table, version, MRTG blocks, banner, help and one-line replies, plus
 // the JSON and Prometheus renderings.
 #include <catch2/catch.hpp>
@@ -23,8 +24,9 @@ namespace {
 
 channel_status row(uint32_t group, uint32_t index, const std::string& address,
                    uint16_t port, uint32_t c, uint64_t totalc, uint32_t maxc,
-                   uint64_t sent, uint64_t rcvd, uint8_t type = 0,
-                   uint8_t state = 0) {
+                   uint64_t sent, uint64_t rcvd,
+                   group_type type = group_type::round_robin,
+                   channel_state state = channel_state::enabled) {
   channel_status ch;
   ch.group = group;
   ch.index = index;
@@ -52,8 +54,8 @@ snapshot base_snapshot() {
   return snap;
 }
 
-// compat.md's self-referencing test while its connection is open.
-snapshot compat_snapshot() {
+// 3.54's self-referencing example while its connection is open.
+snapshot example_snapshot() {
   auto snap = base_snapshot();
   snap.channels = {
     row(0, 0, "127.0.0.1", 22003, 12, 12, 12, 252, 432),
@@ -83,7 +85,7 @@ command cmd(const std::string& line) {
 
 // -- show -----------------------------------------------------------------------------
 
-TEST_CASE("show reproduces compat.md's five-row example byte for byte",
+TEST_CASE("show reproduces 3.54's five-row example byte for byte",
           "[format][show]") {
   const std::string expected =
     "GRP Type  #   S       ip-address  port    c      totalc maxc        sent        rcvd\n"
@@ -92,44 +94,53 @@ TEST_CASE("show reproduces compat.md's five-row example byte for byte",
     "  2   RR  0 ENA        127.0.0.1 22003    2           2    2          42          72\n"
     "  2   RR  1 ENA        127.0.0.1 22003    2           2    2          42          72\n"
     "  3   RR  0 ENA        127.0.0.1 22002    1           1    0          21          36\n";
-  CHECK(format_show(compat_snapshot()) == expected);
+  CHECK(format_show(example_snapshot()) == expected);
 }
 
 TEST_CASE("show of no channels is the header alone", "[format][show]") {
   auto snap = base_snapshot();
-  CHECK(format_show(snap)
-        == "GRP Type  #   S       ip-address  port    c      totalc maxc        "
-           "sent        rcvd\n");
+  CHECK(
+    format_show(snap)
+    == "GRP Type  #   S       ip-address  port    c      totalc maxc        "
+       "sent        rcvd\n");
 }
 
 TEST_CASE("show prints Hash groups and disabled channels as 3.54 did",
           "[format][show]") {
   auto snap = base_snapshot();
   snap.channels = {
-    row(0, 0, "10.0.0.1", 80, 0, 7, 0, 1, 2, 1, 0),
-    row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, 1, 1),
-    row(0, 2, "10.0.0.3", 80, 0, 0, 0, 0, 0, 1, 2),
+    row(0, 0, "10.0.0.1", 80, 0, 7, 0, 1, 2, group_type::hash,
+        channel_state::enabled),
+    row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, group_type::hash,
+        channel_state::disabled),
+    row(0, 2, "10.0.0.3", 80, 0, 0, 0, 0, 0, group_type::hash,
+        channel_state::auto_disabled),
   };
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 4);
-  CHECK(lines[1]
-        == "  0 Hash  0 ENA         10.0.0.1    80    0           7    0           1           2");
-  CHECK(lines[2]
-        == "  0 Hash  1 dis         10.0.0.2    80    0           0    0           0           0");
+  CHECK(
+    lines[1]
+    == "  0 Hash  0 ENA         10.0.0.1    80    0           7    0           1           2");
+  CHECK(
+    lines[2]
+    == "  0 Hash  1 dis         10.0.0.2    80    0           0    0           0           0");
   // An automatic disable shows as dis too.
-  CHECK(lines[3]
-        == "  0 Hash  2 dis         10.0.0.3    80    0           0    0           0           0");
+  CHECK(
+    lines[3]
+    == "  0 Hash  2 dis         10.0.0.3    80    0           0    0           0           0");
 }
 
 TEST_CASE("show keeps IPv4 rows at their fixed width", "[format][show]") {
   auto snap = base_snapshot();
-  snap.channels = {row(10, 63, "255.255.255.255", 65535, 9999, 99999999999ULL % 4294967296ULL,
-                       9999, 99999999999ULL, 99999999999ULL)};
+  snap.channels = {row(10, 63, "255.255.255.255", 65535, 9999,
+                       99999999999ULL % 4294967296ULL, 9999, 99999999999ULL,
+                       99999999999ULL)};
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].size() == lines[1].size());
-  CHECK(lines[1]
-        == " 10   RR 63 ENA  255.255.255.255 65535 9999  1215752191 9999 99999999999 99999999999");
+  CHECK(
+    lines[1]
+    == " 10   RR 63 ENA  255.255.255.255 65535 9999  1215752191 9999 99999999999 99999999999");
 }
 
 TEST_CASE("show prints a long IPv6 address whole, widening its column",
@@ -140,11 +151,13 @@ TEST_CASE("show prints a long IPv6 address whole, widening its column",
                    row(0, 1, "::1", 443, 0, 0, 0, 0, 0)};
   auto lines = lines_of(format_show(snap));
   REQUIRE(lines.size() == 3);
-  CHECK(lines[1] == "  0   RR  0 ENA " + v6
-                      + "   443    1           2    3           4           5");
+  CHECK(lines[1]
+        == "  0   RR  0 ENA " + v6
+             + "   443    1           2    3           4           5");
   // A short IPv6 address stays right-aligned in 16 columns.
-  CHECK(lines[2]
-        == "  0   RR  1 ENA              ::1   443    0           0    0           0           0");
+  CHECK(
+    lines[2]
+    == "  0   RR  1 ENA              ::1   443    0           0    0           0           0");
 }
 
 // -- version, banner, help ------------------------------------------------------------------
@@ -163,8 +176,9 @@ TEST_CASE("version prints three lines with two leading spaces",
 
 TEST_CASE("the interactive banner names version and master pid",
           "[format][banner]") {
-  CHECK(format_banner("4.0", 42)
-        == "\nbalance 4.0 interactive command shell\nPID of master process is 42\n\n");
+  CHECK(
+    format_banner("4.0", 42)
+    == "\nbalance 4.0 interactive command shell\nPID of master process is 42\n\n");
 }
 
 TEST_CASE("help starts with 'available commands:' and indents every command by "
@@ -198,22 +212,27 @@ TEST_CASE("mrtg-bytes prints rcvd, sent, UNKNOWN and the target name",
           "[format][mrtg]") {
   auto snap = base_snapshot();
   snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 3, 0, 1000, 1015)};
-  CHECK(format_mrtg_bytes(snap, 0, 0) == "1015\n1000\nUNKNOWN\ngroup 0 channel 0\n");
+  CHECK(format_mrtg_bytes(snap, 0, 0)
+        == "1015\n1000\nUNKNOWN\ngroup 0 channel 0\n");
 }
 
 TEST_CASE("mrtg-conns prints totalc, UNKNOWN twice and the target name",
           "[format][mrtg]") {
   auto snap = base_snapshot();
   snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 3, 0, 1000, 1015)};
-  CHECK(format_mrtg_conns(snap, 0, 0) == "3\nUNKNOWN\nUNKNOWN\ngroup 0 channel 0\n");
+  CHECK(format_mrtg_conns(snap, 0, 0)
+        == "3\nUNKNOWN\nUNKNOWN\ngroup 0 channel 0\n");
 }
 
 TEST_CASE("mrtg reads the requested group's channel, not group 0's",
           "[format][mrtg]") {
-  auto snap = compat_snapshot();
-  CHECK(format_mrtg_bytes(snap, 2, 1) == "72\n42\nUNKNOWN\ngroup 2 channel 1\n");
-  CHECK(format_mrtg_conns(snap, 1, 0) == "4\nUNKNOWN\nUNKNOWN\ngroup 1 channel 0\n");
-  CHECK(format_mrtg_bytes(snap, 3, 0) == "36\n21\nUNKNOWN\ngroup 3 channel 0\n");
+  auto snap = example_snapshot();
+  CHECK(format_mrtg_bytes(snap, 2, 1)
+        == "72\n42\nUNKNOWN\ngroup 2 channel 1\n");
+  CHECK(format_mrtg_conns(snap, 1, 0)
+        == "4\nUNKNOWN\nUNKNOWN\ngroup 1 channel 0\n");
+  CHECK(format_mrtg_bytes(snap, 3, 0)
+        == "36\n21\nUNKNOWN\ngroup 3 channel 0\n");
 }
 
 TEST_CASE("mrtg counters above 32 bits print in full", "[format][mrtg]") {
@@ -227,7 +246,7 @@ TEST_CASE("mrtg counters above 32 bits print in full", "[format][mrtg]") {
 }
 
 TEST_CASE("mrtg outside the group range says unknown group", "[format][mrtg]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   for (int64_t g : {int64_t{-1}, int64_t{64}, int64_t{65}, int64_t{1000}}) {
     CAPTURE(g);
     CHECK(format_mrtg_bytes(snap, g, 0) == "unknown group\n");
@@ -238,7 +257,7 @@ TEST_CASE("mrtg outside the group range says unknown group", "[format][mrtg]") {
 TEST_CASE("mrtg for a channel missing from the requested group says unknown "
           "channel",
           "[format][mrtg]") {
-  auto snap = compat_snapshot();
+  auto snap = example_snapshot();
   // Group 2 has channel 1, group 1 does not.
   CHECK(format_mrtg_bytes(snap, 1, 1) == "unknown channel\n");
   CHECK(format_mrtg_conns(snap, 1, 1) == "unknown channel\n");
@@ -253,10 +272,10 @@ TEST_CASE("mrtg for a channel missing from the requested group says unknown "
 
 TEST_CASE("show json parses back into groups, channels and counters",
           "[format][json]") {
-  auto snap = compat_snapshot();
-  snap.channels[1].type = 1;
-  snap.channels[1].state = 1;
-  snap.channels[4].state = 2;
+  auto snap = example_snapshot();
+  snap.channels[1].type = group_type::hash;
+  snap.channels[1].state = channel_state::disabled;
+  snap.channels[4].state = channel_state::auto_disabled;
   snap.channels[4].sent = 5000000000000ULL;
   auto text = format_json(snap);
   CHECK(text.back() == '\n');
@@ -309,7 +328,8 @@ TEST_CASE("show json parses back into groups, channels and counters",
   CHECK(autodis.at("sent").get<uint64_t>() == 5000000000000ULL);
 }
 
-TEST_CASE("show json of no channels has an empty group list", "[format][json]") {
+TEST_CASE("show json of no channels has an empty group list",
+          "[format][json]") {
   auto doc = nlohmann::json::parse(format_json(base_snapshot()));
   CHECK(doc.at("groups").is_array());
   CHECK(doc.at("groups").empty());
@@ -326,8 +346,9 @@ TEST_CASE("show json keeps an IPv6 address as text", "[format][json]") {
 
 TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
           "[format][metrics]") {
-  auto snap = compat_snapshot();
-  snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0, 1, 2));
+  auto snap = example_snapshot();
+  snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0,
+                              group_type::hash, channel_state::auto_disabled));
   auto text = format_metrics(snap);
   REQUIRE(!text.empty());
   CHECK(text.back() == '\n');
@@ -367,22 +388,29 @@ TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
 
 TEST_CASE("metrics carries every channel counter with its labels",
           "[format][metrics]") {
-  auto text = format_metrics(compat_snapshot());
+  auto text = format_metrics(example_snapshot());
   const std::string g0 =
     R"({group="0",channel="0",address="127.0.0.1",port="22003"})";
   const std::string g21 =
     R"({group="2",channel="1",address="127.0.0.1",port="22003"})";
-  CHECK_THAT(text, Contains("# TYPE balance_channel_connections_total counter\n"));
-  CHECK_THAT(text, Contains("# TYPE balance_channel_sent_bytes_total counter\n"));
-  CHECK_THAT(text, Contains("# TYPE balance_channel_received_bytes_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_connections_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_sent_bytes_total counter\n"));
+  CHECK_THAT(text,
+             Contains("# TYPE balance_channel_received_bytes_total counter\n"));
   CHECK_THAT(text, Contains("# TYPE balance_accept_errors_total counter\n"));
   CHECK_THAT(text, Contains("balance_channel_up" + g0 + " 1\n"));
   CHECK_THAT(text, Contains("balance_channel_connections" + g0 + " 12\n"));
   CHECK_THAT(text, Contains("balance_channel_max_connections" + g0 + " 12\n"));
-  CHECK_THAT(text, Contains("balance_channel_connections_total" + g0 + " 12\n"));
-  CHECK_THAT(text, Contains("balance_channel_sent_bytes_total" + g0 + " 252\n"));
-  CHECK_THAT(text, Contains("balance_channel_received_bytes_total" + g0 + " 432\n"));
-  CHECK_THAT(text, Contains("balance_channel_received_bytes_total" + g21 + " 72\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_connections_total" + g0 + " 12\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_sent_bytes_total" + g0 + " 252\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_received_bytes_total" + g0 + " 432\n"));
+  CHECK_THAT(text,
+             Contains("balance_channel_received_bytes_total" + g21 + " 72\n"));
   CHECK_THAT(text, Contains("balance_accept_errors_total 2\n"));
   CHECK_THAT(text, Contains("balance_connections 21\n"));
   CHECK_THAT(text, Contains("balance_uptime_seconds 3600\n"));
@@ -391,11 +419,19 @@ TEST_CASE("metrics carries every channel counter with its labels",
 
 TEST_CASE("metrics reports a disabled channel as down", "[format][metrics]") {
   auto snap = base_snapshot();
-  snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 0, 0, 0, 0, 0, 1),
-                   row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0, 0, 2)};
+  snap.channels = {row(0, 0, "10.0.0.1", 80, 0, 0, 0, 0, 0,
+                       group_type::round_robin, channel_state::disabled),
+                   row(0, 1, "10.0.0.2", 80, 0, 0, 0, 0, 0,
+                       group_type::round_robin, channel_state::auto_disabled)};
   auto text = format_metrics(snap);
-  CHECK_THAT(text, Contains(R"(balance_channel_up{group="0",channel="0",address="10.0.0.1",port="80"} 0)"));
-  CHECK_THAT(text, Contains(R"(balance_channel_up{group="0",channel="1",address="10.0.0.2",port="80"} 0)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_up{group="0",channel="0",address="10.0.0.1",port="80"} 0)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_up{group="0",channel="1",address="10.0.0.2",port="80"} 0)"));
 }
 
 // -- one-line replies ----------------------------------------------------------------------------------
@@ -409,8 +445,9 @@ TEST_CASE("disable and enable replies name the channel", "[format][reply]") {
         == "channel 4 already enabled\n");
 }
 
-TEST_CASE("a missing channel for disable, enable or reset is 'no such channel N'",
-          "[format][reply]") {
+TEST_CASE(
+  "a missing channel for disable, enable or reset is 'no such channel N'",
+  "[format][reply]") {
   for (std::string line : {"disable 9", "enable 9", "reset 9"}) {
     CAPTURE(line);
     CHECK(format_reply(cmd(line), 0, reply::no_such_channel)
@@ -444,7 +481,8 @@ TEST_CASE("assign replies reassigned, must be disabled, invalid address or "
   CHECK(format_reply(a, 0, reply::unknown_channel) == "unknown channel\n");
 }
 
-TEST_CASE("maxc replies with the channel and the new limit", "[format][reply]") {
+TEST_CASE("maxc replies with the channel and the new limit",
+          "[format][reply]") {
   CHECK(format_reply(cmd("maxc 2 16"), 0, reply::ok)
         == "maxc of channel 2 changed to 16\n");
   CHECK(format_reply(cmd("maxc 0 0"), 0, reply::ok)
@@ -455,7 +493,8 @@ TEST_CASE("maxc replies with the channel and the new limit", "[format][reply]") 
 
 TEST_CASE("hash and rr reply with the current group", "[format][reply]") {
   CHECK(format_reply(cmd("hash"), 3, reply::ok) == "group 3 set to hash\n");
-  CHECK(format_reply(cmd("rr"), 3, reply::ok) == "group 3 set to round robin\n");
+  CHECK(format_reply(cmd("rr"), 3, reply::ok)
+        == "group 3 set to round robin\n");
   CHECK(format_reply(cmd("hash"), 0, reply::ok) == "group 0 set to hash\n");
 }
 

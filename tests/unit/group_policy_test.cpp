@@ -1,6 +1,8 @@
-// The scheduling rules of one group (DESIGN.md "Scheduling, exactly"):
-// round robin with 3.54's cursor, maxc, failover within a group,
-// autodisable, counters, and rendezvous hashing.
+// Over 300 lines: one case per scheduling rule, read as a specification.
+// The scheduling rules of one group: round robin with 3.54's cursor, maxc,
+// failover within a group, the slot lease, autodisable, counters, and
+// rendezvous hashing. Picks go through leasing_group, which holds their
+// leases as connections do.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -10,29 +12,30 @@
 #include <thread>
 #include <vector>
 
-#include "actors/group_policy.hpp"
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
+#include "core/group_policy.hpp"
+#include "leasing_group.hpp"
 
 using namespace balance;
 
 namespace {
 
-net::endpoint addr(const std::string& text, uint16_t port = 0) {
-  auto ep = net::parse_numeric_address(text);
+endpoint addr(const std::string& text, uint16_t port = 0) {
+  auto ep = parse_numeric_address(text);
   REQUIRE(ep);
   ep->port = port;
   return *ep;
 }
 
-group_policy rr_group(std::size_t n, uint32_t maxc = 0) {
-  group_policy g;
+leasing_group rr_group(std::size_t n, uint32_t maxc = 0) {
+  leasing_group g;
   for (std::size_t i = 0; i < n; ++i)
     g.add(addr("10.9.0." + std::to_string(i + 1), 80), maxc);
   return g;
 }
 
-group_policy hash_group(std::size_t n, bool failover = false) {
-  group_policy g;
+leasing_group hash_group(std::size_t n, bool failover = false) {
+  leasing_group g;
   g.type = group_type::hash;
   g.hash_failover = failover;
   for (std::size_t i = 0; i < n; ++i)
@@ -43,8 +46,8 @@ group_policy hash_group(std::size_t n, bool failover = false) {
 const client_key any_client{0x1234};
 
 // The i-th of many distinct IPv4 clients 10.x.y.z.
-net::endpoint client(uint32_t i, uint16_t port = 40000) {
-  net::endpoint ep;
+endpoint client(uint32_t i, uint16_t port = 40000) {
+  endpoint ep;
   ep.bytes[0] = 10;
   ep.bytes[1] = static_cast<uint8_t>(i >> 16);
   ep.bytes[2] = static_cast<uint8_t>(i >> 8);
@@ -53,13 +56,13 @@ net::endpoint client(uint32_t i, uint16_t port = 40000) {
   return ep;
 }
 
-// Picks and immediately releases, so counters and maxc stay neutral.
-std::optional<uint32_t> probe(group_policy& g, const net::endpoint& who,
+// Picks and lets the lease go at once, so counters and maxc stay neutral.
+std::optional<uint32_t> probe(const group_policy& g, const endpoint& who,
                               const tried_set& tried = {}) {
-  auto got = g.pick(client_key::of(who), tried);
-  if (got)
-    g.on_released(*got);
-  return got;
+  auto lease = g.pick(client_key::of(who), tried);
+  if (!lease)
+    return std::nullopt;
+  return lease.channel();
 }
 
 constexpr uint32_t many = 1000;
@@ -69,7 +72,7 @@ constexpr uint32_t many = 1000;
 // -- round robin ----------------------------------------------------------------
 
 TEST_CASE("a new group is round robin without -H or -a", "[policy][rr]") {
-  group_policy g;
+  leasing_group g;
   CHECK(g.type == group_type::round_robin);
   CHECK_FALSE(g.hash_failover);
   CHECK_FALSE(g.autodisable);
@@ -155,10 +158,10 @@ TEST_CASE("the cursor moves past the granted channel at grant time",
 TEST_CASE("releases do not move the round robin cursor", "[policy][rr]") {
   auto g = rr_group(3);
   REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_released(0);
+  g.release(0);
   CHECK(g.cursor() == 1);
   REQUIRE(g.pick(any_client, {}) == 1u);
-  g.on_failed(1);
+  g.fail(1);
   CHECK(g.cursor() == 2);
 }
 
@@ -230,14 +233,14 @@ TEST_CASE("a session failing over tries each channel of the group once",
           "[policy][rr]") {
   auto g = rr_group(4);
   REQUIRE(g.pick(any_client, {}) == 0u); // cursor now at 1
-  g.on_released(0);
+  g.release(0);
 
   tried_set tried;
   std::vector<uint32_t> order;
   while (auto c = g.pick(any_client, tried)) {
     order.push_back(*c);
     tried.push_back(*c);
-    g.on_failed(*c); // refused
+    g.fail(*c); // refused
   }
   CHECK(order == std::vector<uint32_t>{1, 2, 3, 0});
   // totalc counts every attempt, c is back to 0.
@@ -258,18 +261,18 @@ TEST_CASE("a full channel spills over to the next one", "[policy][maxc]") {
   CHECK(g.pick(any_client, {}) == 0u);
   CHECK(g.pick(any_client, {}) == 1u);
   CHECK_FALSE(g.pick(any_client, {}));
-  g.on_released(0);
+  g.release(0);
   CHECK(g.pick(any_client, {}) == 0u);
   CHECK_FALSE(g.pick(any_client, {}));
-  g.on_released(1);
-  g.on_released(0);
+  g.release(1);
+  g.release(0);
   CHECK(g.pick(any_client, {}) == 1u);
   CHECK(g.pick(any_client, {}) == 0u);
 }
 
 TEST_CASE("maxc caps one channel while unlimited ones take the rest",
           "[policy][maxc]") {
-  group_policy g;
+  leasing_group g;
   g.add(addr("10.0.0.1", 80), 2);
   g.add(addr("10.0.0.2", 80), 0);
   std::vector<uint32_t> got;
@@ -287,7 +290,7 @@ TEST_CASE("a channel with maxc 1 allows exactly one connection at a time",
   CHECK_FALSE(g.pick(any_client, {}));
   CHECK_FALSE(g.pick(any_client, {}));
   CHECK(g.channels()[0].total() == 1);
-  g.on_released(0);
+  g.release(0);
   CHECK(g.pick(any_client, {}) == 0u);
   CHECK(g.channels()[0].total() == 2);
 }
@@ -295,7 +298,7 @@ TEST_CASE("a channel with maxc 1 allows exactly one connection at a time",
 TEST_CASE("a failed connect frees the slot for maxc", "[policy][maxc]") {
   auto g = rr_group(1, 1);
   REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_failed(0);
+  g.fail(0);
   CHECK(g.channels()[0].current() == 0);
   CHECK(g.pick(any_client, {}) == 0u);
 }
@@ -307,9 +310,9 @@ TEST_CASE("lowering maxc below c stops new grants until enough are released",
     REQUIRE(g.pick(any_client, {}));
   g.channels()[0].maxc = 2;
   CHECK_FALSE(g.pick(any_client, {}));
-  g.on_released(0);
+  g.release(0);
   CHECK_FALSE(g.pick(any_client, {}));
-  g.on_released(0);
+  g.release(0);
   CHECK(g.pick(any_client, {}) == 0u);
 }
 
@@ -319,7 +322,7 @@ TEST_CASE("a failed connect without -a only releases the slot",
           "[policy][autodisable]") {
   auto g = rr_group(2);
   REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_failed(0);
+  g.fail(0);
   CHECK(g.channels()[0].state == channel_state::enabled);
   CHECK(g.channels()[0].current() == 0);
   CHECK(g.channels()[0].total() == 1);
@@ -330,7 +333,7 @@ TEST_CASE("under -a a failed connect auto-disables the channel",
   auto g = rr_group(3);
   g.autodisable = true;
   REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_failed(0);
+  g.fail(0);
   CHECK(g.channels()[0].state == channel_state::auto_disabled);
   CHECK_FALSE(g.channels()[0].usable());
   CHECK(g.channels()[0].current() == 0);
@@ -351,7 +354,7 @@ TEST_CASE("autodisable never turns an operator's disable into an automatic one",
   REQUIRE(g.pick(any_client, {}) == 0u);
   // The operator disables while the connect is in flight, then it fails.
   g.channels()[0].state = channel_state::disabled;
-  g.on_failed(0);
+  g.fail(0);
   CHECK(g.channels()[0].state == channel_state::disabled);
   CHECK(g.channels()[0].current() == 0);
 }
@@ -361,36 +364,87 @@ TEST_CASE("a successful connection ending does not auto-disable",
   auto g = rr_group(1);
   g.autodisable = true;
   REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_released(0);
+  g.release(0);
   CHECK(g.channels()[0].state == channel_state::enabled);
 }
 
-TEST_CASE("c never goes below zero", "[policy][counters]") {
-  auto g = rr_group(2);
-  g.on_released(0);
-  g.on_failed(1);
-  CHECK(g.channels()[0].current() == 0);
-  CHECK(g.channels()[1].current() == 0);
-  REQUIRE(g.pick(any_client, {}) == 0u);
-  g.on_released(0);
-  g.on_released(0);
-  g.on_failed(0);
-  CHECK(g.channels()[0].current() == 0);
-  CHECK(g.live() == 0);
-  CHECK(g.channels()[0].total() == 1);
+TEST_CASE("a lease gives its slot back once, however it ends",
+          "[policy][lease][counters]") {
+  group_policy g;
+  g.add(addr("10.0.0.1", 80), 0);
+  g.autodisable = true;
+  auto& ch = g.channels()[0];
+  {
+    auto lease = g.pick(any_client, {});
+    REQUIRE(lease);
+    CHECK(lease.channel() == 0);
+    CHECK(lease.traffic() == ch.traffic);
+    CHECK(ch.current() == 1);
+    lease.release();
+    CHECK_FALSE(lease);
+    CHECK_FALSE(lease.traffic());
+    lease.release();
+    lease.fail(); // ended already: no slot, no autodisable
+    CHECK(ch.current() == 0);
+    CHECK(ch.enabled());
+  }
+  {
+    auto lease = g.pick(any_client, {});
+    auto moved = std::move(lease);
+    CHECK_FALSE(lease);
+    lease.release(); // a moved-from lease holds nothing
+    CHECK(ch.current() == 1);
+    slot_lease other = g.pick(any_client, {});
+    CHECK(ch.current() == 2);
+    other = std::move(moved); // the slot `other` held goes back first
+    CHECK(ch.current() == 1);
+  } // destroyed: the last one goes back
+  CHECK(ch.current() == 0);
+  CHECK(ch.total() == 3);
 }
 
-TEST_CASE("releases and failures of unknown channels are ignored",
-          "[policy][counters]") {
+TEST_CASE("a lease outlives the configuration it was granted from",
+          "[policy][lease][copies]") {
+  // A published copy is replaced after every change; its connections go on.
+  auto owner = rr_group(2);
+  slot_lease lease;
+  {
+    const group_policy published = owner;
+    lease = published.pick(any_client, {});
+  }
+  REQUIRE(lease);
+  CHECK(owner.channels()[0].current() == 1);
+  lease.release();
+  CHECK(owner.channels()[0].current() == 0);
+}
+
+TEST_CASE("a failed lease under -a tells the group's owner, once",
+          "[policy][lease][autodisable]") {
   auto g = rr_group(2);
+  g.set_owner(&g, 5);
   g.autodisable = true;
-  REQUIRE(g.pick(any_client, {}));
-  g.on_released(2);
-  g.on_failed(7);
-  g.on_released(UINT32_MAX);
-  CHECK(g.live() == 1);
+  auto lease = static_cast<const group_policy&>(g).pick(any_client, {});
+  REQUIRE(lease);
+  CHECK(lease.group() == 5);
+  lease.fail();
+  lease.fail();
+  CHECK(g.reported == std::vector<uint32_t>{0});
+  // Out of every copy at once, before the owner marks it ...
+  CHECK_FALSE(g.channels()[0].enabled());
+  CHECK(g.channels()[0].state == channel_state::enabled);
+  // ... which the owner then does.
+  CHECK(g.mark_failed(0));
+  CHECK(g.channels()[0].state == channel_state::auto_disabled);
+}
+
+TEST_CASE("without -a a failed lease only gives its slot back",
+          "[policy][lease][autodisable]") {
+  auto g = rr_group(2);
+  auto lease = static_cast<const group_policy&>(g).pick(any_client, {});
+  lease.fail();
+  CHECK(g.reported.empty());
   CHECK(g.channels()[0].enabled());
-  CHECK(g.channels()[1].enabled());
+  CHECK(g.channels()[0].current() == 0);
 }
 
 TEST_CASE("live is the sum of c: grants minus releases", "[policy][counters]") {
@@ -403,12 +457,12 @@ TEST_CASE("live is the sum of c: grants minus releases", "[policy][counters]") {
     ++grants;
     open.push_back(*c);
     if (i % 3 == 2) {
-      g.on_released(open.front());
+      g.release(open.front());
       open.erase(open.begin());
       ++releases;
     }
     if (i % 7 == 6) {
-      g.on_failed(open.back());
+      g.fail(open.back());
       open.pop_back();
       ++releases;
     }
@@ -458,7 +512,8 @@ TEST_CASE("rank orders every channel by descending score", "[policy][hash]") {
   }
 }
 
-TEST_CASE("a hash group gives a client its top-ranked channel", "[policy][hash]") {
+TEST_CASE("a hash group gives a client its top-ranked channel",
+          "[policy][hash]") {
   auto g = hash_group(4);
   for (uint32_t i = 0; i < 100; ++i) {
     auto key = client_key::of(client(i));
@@ -603,7 +658,7 @@ TEST_CASE("auto-disabling a hash channel moves only its clients",
     before.push_back(probe(g, client(i)).value());
   auto key = client_key::of(client(0));
   auto victim = g.pick(key, {}).value();
-  g.on_failed(victim);
+  g.fail(victim);
   CHECK(g.channels()[victim].state == channel_state::auto_disabled);
   for (uint32_t i = 0; i < 300; ++i) {
     auto now = probe(g, client(i)).value();
@@ -639,7 +694,8 @@ TEST_CASE("adding a channel moves only the clients the new channel wins",
   }
 }
 
-TEST_CASE("reassigning a channel's address keeps its clients", "[policy][hash]") {
+TEST_CASE("reassigning a channel's address keeps its clients",
+          "[policy][hash]") {
   auto g = hash_group(4);
   std::vector<uint32_t> before;
   for (uint32_t i = 0; i < 200; ++i)
@@ -657,7 +713,7 @@ TEST_CASE("a full top channel without -H sends the client to the next group",
   g.channels()[top].maxc = 1;
   REQUIRE(g.pick(key, {}) == top);
   CHECK_FALSE(g.pick(key, {}));
-  g.on_released(top);
+  g.release(top);
   CHECK(g.pick(key, {}) == top);
 }
 
@@ -679,7 +735,7 @@ TEST_CASE("a failed top channel without -H is not retried in the group",
   auto g = hash_group(3);
   auto key = client_key::of(client(9));
   auto top = g.pick(key, {}).value();
-  g.on_failed(top);
+  g.fail(top);
   CHECK_FALSE(g.pick(key, {top}));
   CHECK(g.live() == 0);
 }
@@ -691,7 +747,7 @@ TEST_CASE("with -H a failing-over client walks its channels in rank order",
   tried_set tried;
   while (auto c = g.pick(key, tried)) {
     tried.push_back(*c);
-    g.on_failed(*c);
+    g.fail(*c);
   }
   CHECK(tried == g.rank(key));
   CHECK(g.live() == 0);
@@ -711,7 +767,7 @@ TEST_CASE("the hash group's sum of c equals grants minus releases",
         open.push_back(*c);
       }
       if (i % 4 == 3 && !open.empty()) {
-        g.on_released(open.back());
+        g.release(open.back());
         open.pop_back();
         ++releases;
       }
@@ -740,12 +796,12 @@ TEST_CASE("switching a group between rr and hash keeps its counters",
   CHECK(g.live() == 3);
 }
 
-// -- shared counters across published copies --------------------------------------------------
+// -- shared counters across published copies -----------------------------------
 
 TEST_CASE("copies of a group share c, totalc and the rr cursor",
           "[policy][copies]") {
   auto owner = rr_group(3);
-  const group_policy published = owner; // what the data path picks from
+  leasing_group published = owner; // what the data path picks from
   CHECK(published.pick(any_client, {}) == 0u);
   CHECK(owner.channels()[0].current() == 1);
   CHECK(owner.channels()[0].total() == 1);
@@ -754,7 +810,7 @@ TEST_CASE("copies of a group share c, totalc and the rr cursor",
   CHECK(owner.pick(any_client, {}) == 1u);
   CHECK(published.cursor() == 2);
   CHECK(published.live() == 2);
-  published.on_released(0);
+  published.release(0);
   CHECK(owner.channels()[0].current() == 0);
   CHECK(owner.live() == 1);
 }
@@ -762,7 +818,7 @@ TEST_CASE("copies of a group share c, totalc and the rr cursor",
 TEST_CASE("a copy keeps the configuration it was taken with",
           "[policy][copies]") {
   auto owner = rr_group(2);
-  const group_policy before = owner;
+  leasing_group before = owner;
   owner.channels()[0].state = channel_state::disabled;
   // The old copy still sees channel 0 enabled, the owner does not.
   CHECK(before.channels()[0].enabled());
@@ -773,7 +829,7 @@ TEST_CASE("a copy keeps the configuration it was taken with",
 TEST_CASE("maxc holds across copies picking at the same time",
           "[policy][copies][maxc]") {
   auto owner = rr_group(1, 100);
-  std::vector<group_policy> copies(4, owner);
+  std::vector<leasing_group> copies(4, owner);
   std::atomic<int> granted{0};
   std::vector<std::thread> threads;
   for (auto& copy : copies)
@@ -789,22 +845,23 @@ TEST_CASE("maxc holds across copies picking at the same time",
   CHECK(owner.channels()[0].total() == 100);
 }
 
-TEST_CASE("releases from many threads bring c back to exactly zero",
+TEST_CASE("leases ending on many threads bring c back to exactly zero",
           "[policy][copies][counters]") {
   auto owner = rr_group(2);
   for (int i = 0; i < 4000; ++i)
     REQUIRE(owner.pick(any_client, {}));
+  std::vector<std::vector<slot_lease>> shares(4);
+  for (std::size_t i = 0; i < owner.held.size(); ++i)
+    shares[i % 4].push_back(std::move(owner.held[i]));
+  owner.held.clear();
   std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([copy = owner] {
-      for (int i = 0; i < 600; ++i) {
-        copy.on_released(0);
-        copy.on_released(1);
-      }
+  for (auto& share : shares)
+    threads.emplace_back([&share] {
+      for (auto& lease : share)
+        lease.release();
     });
   for (auto& t : threads)
     t.join();
-  // 2400 releases per channel against 2000 grants: clamped at zero.
   CHECK(owner.channels()[0].current() == 0);
   CHECK(owner.channels()[1].current() == 0);
   CHECK(owner.channels()[0].total() == 2000);
@@ -818,12 +875,12 @@ TEST_CASE("try_acquire takes a slot only when enabled and under maxc",
   CHECK(ch.try_acquire());
   CHECK_FALSE(ch.try_acquire());
   CHECK(ch.current() == 2);
-  ch.release();
+  ch.load->release();
   CHECK(ch.try_acquire());
-  ch.release();
-  ch.release();
-  ch.release();
-  ch.release();
+  ch.load->release();
+  ch.load->release();
+  ch.load->release(); // never below zero
+  ch.load->release();
   CHECK(ch.current() == 0);
   ch.state = channel_state::disabled;
   CHECK_FALSE(ch.try_acquire());
@@ -845,7 +902,7 @@ TEST_CASE("mark_failed says whether it auto-disabled the channel",
   CHECK_FALSE(g.mark_failed(1));
   CHECK(g.channels()[1].state == channel_state::disabled);
   CHECK_FALSE(g.mark_failed(3));
-  // mark_failed leaves c alone: on_failed is release + mark.
+  // mark_failed leaves c alone: the lease gives the slot back.
   REQUIRE(g.pick(any_client, {}) == 2u);
   CHECK(g.mark_failed(2));
   CHECK(g.channels()[2].current() == 1);
@@ -858,13 +915,31 @@ TEST_CASE("under -a a failed connect takes the channel out of every published "
   // later. The shared flag closes that window.
   auto owner = rr_group(2);
   owner.autodisable = true;
-  const group_policy published = owner; // what the sessions see
+  leasing_group published = owner; // what the sessions see
   REQUIRE(published.pick(any_client, {}) == 0u);
-  published.channels()[0].load->failed_off.store(true); // the failed connect
-  published.on_released(0);
+  published.fail(0); // reported to the owner, not yet marked there
+  CHECK(owner.reported == std::vector<uint32_t>{0});
+  CHECK(owner.channels()[0].state == channel_state::enabled);
   for (int i = 0; i < 3; ++i)
     CHECK(published.pick(any_client, {}) == 1u);
   CHECK(owner.mark_failed(0)); // the scheduler catches up
-  owner.enable(0);             // and an operator re-enables
+  CHECK(owner.enable(0));      // and an operator re-enables
   CHECK(published.pick(any_client, {}) == 0u);
+}
+
+TEST_CASE("enable and disable say whether they changed anything",
+          "[policy][operator]") {
+  auto g = rr_group(2);
+  CHECK_FALSE(g.enable(0)); // enabled already
+  CHECK(g.disable(0));
+  CHECK_FALSE(g.disable(0));
+  CHECK(g.channels()[0].state == channel_state::disabled);
+  // An operator's disable is hard, even over an automatic one.
+  g.channels()[1].state = channel_state::auto_disabled;
+  CHECK(g.disable(1));
+  CHECK(g.channels()[1].state == channel_state::disabled);
+  CHECK(g.enable(1));
+  CHECK(g.channels()[1].enabled());
+  CHECK_FALSE(g.enable(2));
+  CHECK_FALSE(g.disable(2));
 }

@@ -1,3 +1,4 @@
+// Over 300 lines: one case per option and per error of the command line.
 // The 3.54-compatible command line: every option, every error, and the
 // channel syntax, against cli/options.hpp.
 #include <catch2/catch.hpp>
@@ -5,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "actors/limits.hpp"
 #include "cli/options.hpp"
+#include "core/limits.hpp"
 
 using namespace balance;
 using namespace balance::cli;
@@ -145,7 +146,8 @@ TEST_CASE("flags may be combined as with getopt, like -fp", "[options]") {
   CHECK(all.force_ipv6);
 }
 
-TEST_CASE("option -b and -B take the listen and outgoing bind addresses", "[options]") {
+TEST_CASE("option -b and -B take the listen and outgoing bind addresses",
+          "[options]") {
   auto opts = parse_ok({"-b", "127.0.0.1", "-B", "10.0.0.5", "80", "h"});
   CHECK(opts.bind_host == "127.0.0.1");
   CHECK(opts.out_bind_host == "10.0.0.5");
@@ -155,7 +157,8 @@ TEST_CASE("option -b and -B take the listen and outgoing bind addresses", "[opti
   CHECK(v6.groups[0].channels.size() == 2);
 }
 
-TEST_CASE("option -t sets the connect timeout, attached or separate", "[options]") {
+TEST_CASE("option -t sets the connect timeout, attached or separate",
+          "[options]") {
   CHECK(parse_ok({"-t", "10", "80", "h"}).connect_timeout == 10);
   CHECK(parse_ok({"-t3", "80", "h"}).connect_timeout == 3);
   CHECK(parse_ok({"-t", "1", "80", "h"}).connect_timeout == 1);
@@ -177,7 +180,8 @@ TEST_CASE("option -T sets the idle timeout and 0 means never", "[options]") {
   CHECK(parse_ok({"-T0", "80", "h"}).idle_timeout == 0);
 }
 
-TEST_CASE("option -T rejects what is not a whole number of seconds", "[options]") {
+TEST_CASE("option -T rejects what is not a whole number of seconds",
+          "[options]") {
   for (std::string bad : {"abc", "-1", "", "10x"}) {
     CAPTURE(bad);
     auto err = parse_err({"-T", bad, "80", "h"});
@@ -266,8 +270,8 @@ TEST_CASE("the parser can run more than once in one process", "[options]") {
 
 TEST_CASE("option --control may be repeated and makes -c work without a port",
           "[options]") {
-  auto opts = parse_ok({"-c", "show", "--control", "10.0.0.1:9000", "--control",
-                        "[::1]:9001"});
+  auto opts = parse_ok(
+    {"-c", "show", "--control", "10.0.0.1:9000", "--control", "[::1]:9001"});
   CHECK(opts.mode == run_mode::command);
   CHECK(opts.command == "show");
   REQUIRE(opts.control_endpoints.size() == 2);
@@ -287,18 +291,19 @@ TEST_CASE("option --control without -c or -i is a usage error", "[options]") {
   CHECK_THAT(err.message, Contains("--control"));
 }
 
-TEST_CASE("option --control with a port argument is a usage error naming the argument",
-          "[options]") {
+TEST_CASE(
+  "option --control with a port argument is a usage error naming the argument",
+  "[options]") {
   auto err = parse_err({"-c", "show", "--control", "h:1", "8888"});
   CHECK(err.code == ex_usage);
   CHECK_THAT(err.message, Contains("8888"));
 }
 
 TEST_CASE("the control and TLS long options store their values", "[options]") {
-  auto opts = parse_ok({"--control-listen", "0.0.0.0:7000", "--insecure-control",
-                        "--secret-file", "/etc/balance/secret", "--tls-cert",
-                        "c.pem", "--tls-key", "k.pem", "--tls-ca", "ca.pem",
-                        "--tls-passphrase-file", "pw.txt", "80", "h"});
+  auto opts = parse_ok(
+    {"--control-listen", "0.0.0.0:7000", "--insecure-control", "--secret-file",
+     "/etc/balance/secret", "--tls-cert", "c.pem", "--tls-key", "k.pem",
+     "--tls-ca", "ca.pem", "--tls-passphrase-file", "pw.txt", "80", "h"});
   CHECK(opts.mode == run_mode::daemon);
   CHECK(opts.control_listen == "0.0.0.0:7000");
   CHECK(opts.insecure_control);
@@ -313,7 +318,8 @@ TEST_CASE("the control and TLS long options store their values", "[options]") {
 }
 
 TEST_CASE("option --io-threads and --actor-threads take 1 to 64", "[options]") {
-  auto opts = parse_ok({"--io-threads", "4", "--actor-threads", "2", "80", "h"});
+  auto opts = parse_ok(
+    {"--io-threads", "4", "--actor-threads", "2", "80", "h"});
   CHECK(opts.io_threads == 4);
   CHECK(opts.caf_threads == 2);
   CHECK(parse_ok({"--io-threads=1", "80", "h"}).io_threads == 1);
@@ -343,7 +349,8 @@ TEST_CASE("option -i takes exactly the instance's port", "[options]") {
   CHECK(with_b.debug);
 }
 
-TEST_CASE("option -c takes the command text and the instance's port", "[options]") {
+TEST_CASE("option -c takes the command text and the instance's port",
+          "[options]") {
   auto opts = parse_ok({"-c", "show", "8888"});
   CHECK(opts.mode == run_mode::command);
   CHECK(opts.command == "show");
@@ -362,8 +369,9 @@ TEST_CASE("option -i or -c without a port is a usage error", "[options]") {
   CHECK_THAT(c.message, Contains("port"));
 }
 
-TEST_CASE("option -i or -c with more than the port is a usage error naming the extra",
-          "[options]") {
+TEST_CASE(
+  "option -i or -c with more than the port is a usage error naming the extra",
+  "[options]") {
   auto i = parse_err({"-i", "8888", "backend"});
   CHECK(i.code == ex_usage);
   CHECK_THAT(i.message, Contains("backend"));
@@ -404,7 +412,8 @@ TEST_CASE("a port without any channel is a usage error", "[options]") {
 }
 
 TEST_CASE("an invalid listening port is a usage error naming it", "[options]") {
-  for (std::string bad : {"0", "65536", "80abc", "nosuchservice", "-", "99999999"}) {
+  for (std::string bad :
+       {"0", "65536", "80abc", "nosuchservice", "-", "99999999"}) {
     CAPTURE(bad);
     auto err = parse_err({bad, "backend"});
     CHECK(err.code == ex_usage);
@@ -429,7 +438,8 @@ TEST_CASE("the highest and lowest ports are valid", "[options]") {
 
 // -- channels -------------------------------------------------------------------------
 
-TEST_CASE("a channel is host, host:port or host:port:maxc", "[options][channel]") {
+TEST_CASE("a channel is host, host:port or host:port:maxc",
+          "[options][channel]") {
   auto bare = channel_ok("backend", 8888);
   CHECK(bare.host == "backend");
   CHECK(bare.port == 8888);
@@ -451,7 +461,8 @@ TEST_CASE("a channel is host, host:port or host:port:maxc", "[options][channel]"
   CHECK(zero.maxc == 0);
 }
 
-TEST_CASE("host::maxc keeps the default port and sets maxc", "[options][channel]") {
+TEST_CASE("host::maxc keeps the default port and sets maxc",
+          "[options][channel]") {
   auto ch = channel_ok("mailserver1::16", 143);
   CHECK(ch.host == "mailserver1");
   CHECK(ch.port == 143);
@@ -566,7 +577,8 @@ TEST_CASE("a malformed bracketed IPv6 channel is a usage error naming it",
   }
 }
 
-TEST_CASE("a channel error on the command line stops the parse", "[options][channel]") {
+TEST_CASE("a channel error on the command line stops the parse",
+          "[options][channel]") {
   auto err = parse_err({"80", "good", "bad:99999"});
   CHECK(err.code == ex_usage);
   CHECK_THAT(err.message, Contains("bad:99999"));
@@ -725,7 +737,8 @@ TEST_CASE("as many channels as MAXCHANNELS in a group are accepted and one "
 
 TEST_CASE("resolve_channels fills each channel's target with its port",
           "[options][resolve]") {
-  auto opts = parse_ok({"8888", "127.0.0.1:9000", "localhost", "!", "[::1]:7:2"});
+  auto opts = parse_ok(
+    {"8888", "127.0.0.1:9000", "localhost", "!", "[::1]:7:2"});
   auto r = resolve_channels(opts);
   REQUIRE(std::holds_alternative<std::monostate>(r));
   auto& g0 = opts.groups[0].channels;

@@ -1,14 +1,14 @@
-// The -p dump format (net/packet_dump.hpp): compat.md's example, both
+// The -p dump format (core/packet_dump.hpp): 3.54's example, both
 // arrows, EOF, escaping and the 80-column line breaks.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <string>
 
-#include "net/packet_dump.hpp"
+#include "core/packet_dump.hpp"
 
-using balance::net::format_dump;
-using balance::net::packet_dump;
+using balance::format_dump;
+using balance::packet_dump;
 
 namespace {
 
@@ -18,8 +18,7 @@ std::string dump(bool from_client, const std::string& data) {
 
 } // namespace
 
-TEST_CASE("the dump reproduces compat.md's example byte for byte",
-          "[packet_dump]") {
+TEST_CASE("the dump reproduces 3.54's example byte for byte", "[packet_dump]") {
   const std::string data = "hello\\world\x01\xFF\r\n";
   REQUIRE(data.size() == 15);
   CHECK(dump(true, data) == "-> 15\nhello\\\\world\\01\\FF\\0D\\0A\n\n");
@@ -36,7 +35,8 @@ TEST_CASE("EOF shows as a zero-length read with an empty line",
   CHECK(format_dump(false, nullptr, 0) == "-< 0\n\n");
 }
 
-TEST_CASE("printable ASCII is shown as is, backslash doubled", "[packet_dump]") {
+TEST_CASE("printable ASCII is shown as is, backslash doubled",
+          "[packet_dump]") {
   std::string printable;
   for (int c = 0x20; c < 0x7f; ++c)
     if (c != '\\')
@@ -74,7 +74,8 @@ TEST_CASE("an escaped newline is followed by a line break", "[packet_dump]") {
 
 TEST_CASE("a line break follows once more than 80 columns were written",
           "[packet_dump]") {
-  CHECK(dump(true, std::string(80, 'a')) == "-> 80\n" + std::string(80, 'a') + "\n");
+  CHECK(dump(true, std::string(80, 'a'))
+        == "-> 80\n" + std::string(80, 'a') + "\n");
   CHECK(dump(true, std::string(81, 'a'))
         == "-> 81\n" + std::string(81, 'a') + "\n\n");
   CHECK(dump(true, std::string(82, 'a'))
@@ -94,8 +95,7 @@ TEST_CASE("escapes count three columns and doubled backslashes two",
   CHECK(dump(true, ones) == "-> 28\n" + esc + "\n\\01\n");
   // 40 backslashes = 80 columns, the 41st reaches 82 and breaks.
   std::string slashes(42, '\\');
-  CHECK(dump(true, slashes)
-        == "-> 42\n" + std::string(82, '\\') + "\n\\\\\n");
+  CHECK(dump(true, slashes) == "-> 42\n" + std::string(82, '\\') + "\n\\\\\n");
 }
 
 TEST_CASE("a newline resets the column count", "[packet_dump]") {

@@ -12,11 +12,11 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
-#include "net/relay_step.hpp"
+#include "net/relay_direction.hpp"
 #include "net/socket_watch.hpp"
 #include "tcp_pair.hpp"
 
-using balance::net::relay_step;
+using balance::net::relay_direction;
 using balance::net::socket_watch;
 
 namespace {
@@ -82,10 +82,10 @@ TEST_CASE("bytes and a FIN that arrive together are reported as peer_done",
   CHECK(t.readable);
   REQUIRE(t.peer_done);
 
-  relay_step step;
+  relay_direction step;
   REQUIRE(step.receive(t.watch.fd(), !t.peer_done));
-  CHECK(std::string(step.buf.data(), step.end) == "last words");
-  CHECK(step.eof);
+  CHECK(std::string(step.pending_data(), step.pending_bytes()) == "last words");
+  CHECK(step.eof());
 }
 
 TEST_CASE("events do not use up the io_context's work", "[socket_watch]") {
@@ -99,9 +99,9 @@ TEST_CASE("events do not use up the io_context's work", "[socket_watch]") {
   pair.send("one");
   REQUIRE(t.run_until_calls(1));
   CHECK_FALSE(t.ctx.stopped());
-  relay_step step;
+  relay_direction step;
   REQUIRE(step.receive(t.watch.fd(), true));
-  CHECK(step.drained); // the short read emptied it: the next edge says more
+  CHECK(step.drained()); // the short read emptied it: the next edge says more
   pair.send("two");
   REQUIRE(t.run_until_calls(2));
   CHECK_FALSE(t.ctx.stopped());
@@ -117,18 +117,18 @@ TEST_CASE("a short read counts as drained only when asked to",
   pair.send("abc");
   REQUIRE(t.run_until_calls(1));
 
-  relay_step step;
+  relay_direction step;
   SECTION("draining: one read, done") {
     REQUIRE(step.receive(t.watch.fd(), true));
-    CHECK(step.end == 3);
-    CHECK(step.drained);
-    CHECK_FALSE(step.eof);
+    CHECK(step.pending_bytes() == 3);
+    CHECK(step.drained());
+    CHECK_FALSE(step.eof());
   }
   SECTION("not draining: reads on until EAGAIN") {
     REQUIRE(step.receive(t.watch.fd(), false));
-    CHECK(step.end == 3);
-    CHECK(step.drained);
-    CHECK_FALSE(step.eof);
+    CHECK(step.pending_bytes() == 3);
+    CHECK(step.drained());
+    CHECK_FALSE(step.eof());
     CHECK_FALSE(step.receive(t.watch.fd(), false)); // nothing left
   }
 }
@@ -150,10 +150,11 @@ TEST_CASE("urgent data makes a short read no proof of a drained socket",
   REQUIRE(t.urgent);
   CHECK_FALSE(t.watch.short_read_drains());
 
-  relay_step step;
+  relay_direction step;
   REQUIRE(step.receive(t.watch.fd(), t.watch.short_read_drains()));
-  CHECK(std::string(step.buf.data(), step.end) == "abdef"); // in-band bytes
-  CHECK(step.drained);
+  CHECK(std::string(step.pending_data(), step.pending_bytes())
+        == "abdef"); // in-band bytes
+  CHECK(step.drained());
 }
 
 TEST_CASE("a reset is reported as failed", "[socket_watch]") {
@@ -174,7 +175,7 @@ TEST_CASE("a reset is reported as failed", "[socket_watch]") {
 }
 
 TEST_CASE("bytes that came before a reset are read first, then the reset",
-          "[socket_watch][relay_step]") {
+          "[socket_watch][relay_direction]") {
   // The relay delivers them before it passes the reset on; the error is
   // reported by the kernel once, so the step must keep it.
   tcp_pair pair;
@@ -192,10 +193,10 @@ TEST_CASE("bytes that came before a reset are read first, then the reset",
   REQUIRE(t.run_until_calls(1));
   REQUIRE(t.failed);
 
-  relay_step step;
+  relay_direction step;
   REQUIRE(step.receive(t.watch.fd(), t.watch.short_read_drains()));
-  CHECK(std::string(step.buf.data(), step.end) == "last words");
-  CHECK(step.aborted);
-  CHECK(step.ec == std::errc::connection_reset);
-  CHECK_FALSE(step.eof);
+  CHECK(std::string(step.pending_data(), step.pending_bytes()) == "last words");
+  CHECK(step.aborted());
+  CHECK(step.error() == std::errc::connection_reset);
+  CHECK_FALSE(step.eof());
 }

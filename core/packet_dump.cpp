@@ -1,6 +1,6 @@
-#include "net/packet_dump.hpp"
+#include "core/packet_dump.hpp"
 
-namespace balance::net {
+namespace balance {
 
 std::string format_dump(bool from_client, const char* data, std::size_t n) {
   static const char hex[] = "0123456789ABCDEF";
@@ -43,4 +43,4 @@ void packet_dump::write(bool from_client, const char* data, std::size_t n) {
   std::fflush(out_);
 }
 
-} // namespace balance::net
+} // namespace balance

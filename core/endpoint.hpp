@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace balance::net {
+namespace balance {
 
 /// An IPv4 or IPv6 address plus a port; v4-mapped IPv6 addresses are folded
 /// to IPv4 so that one client has one identity whichever socket saw it.
@@ -49,4 +49,4 @@ enum class family { any, v4, v6 };
 std::optional<endpoint> resolve_host(const std::string& host, family fam,
                                      std::string& error);
 
-} // namespace balance::net
+} // namespace balance

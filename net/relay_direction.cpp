@@ -1,4 +1,4 @@
-#include "net/relay_step.hpp"
+#include "net/relay_direction.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -24,32 +24,32 @@ std::error_code error_of(int err) {
 
 } // namespace
 
-bool relay_step::receive(int fd, bool short_read_drains) {
-  ec.clear();
-  eof = false;
-  aborted = false;
-  drained = false;
-  begin = end = 0;
-  if (splicing && may_splice && pipe.acquire())
+bool relay_direction::receive(int fd, bool short_read_drains) {
+  ec_.clear();
+  eof_ = false;
+  aborted_ = false;
+  drained_ = false;
+  begin_ = end_ = 0;
+  if (splicing_ && may_splice_ && pipe_.acquire())
     return splice_in(fd);
-  splicing = false;
+  splicing_ = false;
   return copy_in(fd, short_read_drains);
 }
 
-bool relay_step::copy_in(int fd, bool short_read_drains) {
-  buf.acquire();
+bool relay_direction::copy_in(int fd, bool short_read_drains) {
+  buf_.acquire();
   for (;;) {
-    auto want = pooled_buffer::capacity() - end;
-    auto n = ::recv(fd, buf.data() + end, want, 0);
+    auto want = pooled_buffer::capacity() - end_;
+    auto n = ::recv(fd, buf_.data() + end_, want, 0);
     if (n > 0) {
-      end += static_cast<uint32_t>(n);
-      if (end == pooled_buffer::capacity()) {
-        splicing = may_splice; // a bulk transfer: splice from now on
+      end_ += static_cast<uint32_t>(n);
+      if (end_ == pooled_buffer::capacity()) {
+        splicing_ = may_splice_; // a bulk transfer: splice from now on
         return true;
       }
       if (static_cast<std::size_t>(n) < want && short_read_drains) {
         // The receive queue is empty now; anything later raises an edge.
-        drained = true;
+        drained_ = true;
         return true;
       }
       continue;
@@ -58,41 +58,41 @@ bool relay_step::copy_in(int fd, bool short_read_drains) {
     if (err == EINTR)
       continue;
     if (n == 0)
-      eof = true;
+      eof_ = true;
     else if (would_block(err))
-      drained = true;
+      drained_ = true;
     else {
       // Bytes queued before a reset are still read first; the error is
       // reported once, so it is kept here until they are delivered.
-      ec = error_of(err);
-      aborted = true;
+      ec_ = error_of(err);
+      aborted_ = true;
     }
-    if (end == 0)
-      buf.reset();
-    return end > 0 || !drained;
+    if (end_ == 0)
+      buf_.reset();
+    return end_ > 0 || !drained_;
   }
 }
 
-bool relay_step::splice_in(int fd) {
-  buf.reset();
+bool relay_direction::splice_in(int fd) {
+  buf_.reset();
   // The pipe is empty here (nothing pending), so the pipe is not what
   // stops it. A short splice proves nothing (the pipe may have run out of
   // slots first): the socket counts as drained only once recv says so.
   for (;;) {
-    auto n = ::splice(fd, nullptr, pipe.write_fd(), nullptr, splice_request,
+    auto n = ::splice(fd, nullptr, pipe_.write_fd(), nullptr, splice_request,
                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
-      piped = static_cast<uint32_t>(n);
+      piped_ = static_cast<uint32_t>(n);
       if (n < small_message)
-        splicing = false;
+        splicing_ = false;
       return true;
     }
     if (n < 0 && errno == EINTR)
       continue;
-    pipe.reset(false);
+    pipe_.reset(false);
     if (n < 0 && !would_block(errno)) {
-      ec = error_of(errno);
-      aborted = true;
+      ec_ = error_of(errno);
+      aborted_ = true;
       return true;
     }
     // splice also stops at an urgent mark (0 with a FIN behind it, else
@@ -101,67 +101,55 @@ bool relay_step::splice_in(int fd) {
   }
 }
 
-bool relay_step::send(int fd) {
-  ec.clear();
-  return piped > 0 ? splice_out(fd) : copy_out(fd);
+bool relay_direction::send(int fd) {
+  ec_.clear();
+  return piped_ > 0 ? splice_out(fd) : copy_out(fd);
 }
 
-bool relay_step::copy_out(int fd) {
-  while (begin < end) {
+bool relay_direction::copy_out(int fd) {
+  while (begin_ < end_) {
     // With EOF behind these bytes, MSG_MORE holds them for the FIN that
     // shutdown() sends next: one segment instead of two.
-    auto n = ::send(fd, buf.data() + begin, end - begin,
-                    MSG_NOSIGNAL | (eof ? MSG_MORE : 0));
+    auto n = ::send(fd, buf_.data() + begin_, end_ - begin_,
+                    MSG_NOSIGNAL | (eof_ ? MSG_MORE : 0));
     if (n >= 0) {
-      begin += static_cast<uint32_t>(n);
+      begin_ += static_cast<uint32_t>(n);
       continue;
     }
     if (errno == EINTR)
       continue;
     if (would_block(errno))
       return false;
-    ec = error_of(errno);
+    ec_ = error_of(errno);
     return true;
   }
   return true;
 }
 
-bool relay_step::splice_out(int fd) {
+bool relay_direction::splice_out(int fd) {
   // No MSG_NOSIGNAL for splice: the daemon ignores SIGPIPE.
-  while (piped > 0) {
-    auto n = ::splice(pipe.read_fd(), nullptr, fd, nullptr, piped,
+  while (piped_ > 0) {
+    auto n = ::splice(pipe_.read_fd(), nullptr, fd, nullptr, piped_,
                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
-      piped -= static_cast<uint32_t>(n);
+      piped_ -= static_cast<uint32_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && would_block(errno))
       return false;
-    ec = error_of(n < 0 ? errno : EPIPE);
+    ec_ = error_of(n < 0 ? errno : EPIPE);
     return true;
   }
   return true;
 }
 
-bool relay_step::connected(int fd) {
-  // A zero-length send answers "connected yet?" in one syscall: 0 once
-  // established, EAGAIN while the handshake runs, else why it failed.
-  ec.clear();
-  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0)
-    return true;
-  if (would_block(errno))
-    return false;
-  ec = error_of(errno);
-  return true;
-}
-
-void relay_step::release() {
-  buf.reset();
-  pipe.reset(piped > 0);
-  piped = 0;
-  begin = end = 0;
+void relay_direction::release() {
+  buf_.reset();
+  pipe_.reset(piped_ > 0);
+  piped_ = 0;
+  begin_ = end_ = 0;
 }
 
 } // namespace balance::net

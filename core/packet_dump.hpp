@@ -8,7 +8,7 @@
 #include <mutex>
 #include <string>
 
-namespace balance::net {
+namespace balance {
 
 /// Formats one read of `n` bytes; `from_client` picks the arrow.
 std::string format_dump(bool from_client, const char* data, std::size_t n);
@@ -24,4 +24,4 @@ private:
   std::mutex mtx_;
 };
 
-} // namespace balance::net
+} // namespace balance

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace balance::net {
+namespace balance {
 
 struct traffic_counters {
   std::atomic<uint64_t> sent{0}; ///< client -> destination
@@ -14,4 +14,4 @@ struct traffic_counters {
 };
 using traffic_ptr = std::shared_ptr<traffic_counters>;
 
-} // namespace balance::net
+} // namespace balance

@@ -1,7 +1,7 @@
 // A session: one accepted client finding its channel. It walks the groups
-// in failover order, picking from each group's published configuration,
-// has the connection connect, and on a failed connect reports it to the
-// group's scheduler actor and tries the next usable channel.
+// in failover order (core/failover.hpp), has the connection connect, and
+// after a failed connect tries the next channel the walk grants; when
+// there is none it closes the client (3.54 accepts, then closes).
 //
 // It runs on the connection's io thread and is not an actor: spawning an
 // actor and a scheduler round trip per connection cost three cross-thread
@@ -10,12 +10,15 @@
 // keeps every rule and needs no message on the success path.
 #pragma once
 
-#include "actors/directory.hpp"
+#include <memory>
+
+#include "core/failover.hpp"
 #include "net/connection.hpp"
 
-namespace balance {
+namespace balance::net {
 
 /// Starts the session of a freshly accepted connection (on its io thread).
-void start_session(net::connection_ptr conn, directory_ptr directory);
+void start_session(connection_ptr conn,
+                   std::shared_ptr<const published_groups> groups);
 
-} // namespace balance
+} // namespace balance::net

@@ -1,6 +1,6 @@
-#include "actors/group_commands.hpp"
+#include "core/group_commands.hpp"
 
-#include "actors/limits.hpp"
+#include "core/limits.hpp"
 
 namespace balance {
 
@@ -8,9 +8,9 @@ namespace {
 
 // The destination of create/assign: the control actor has already turned
 // a host name into its numeric address.
-std::optional<net::endpoint> command_target(const control_command& cmd) {
-  auto addr = net::parse_numeric_address(cmd.host);
-  auto port = net::parse_port(cmd.port);
+std::optional<endpoint> command_target(const control_command& cmd) {
+  auto addr = parse_numeric_address(cmd.host);
+  auto port = parse_port(cmd.port);
   if (!addr || !port)
     return std::nullopt;
   addr->port = *port;
@@ -21,14 +21,10 @@ std::optional<net::endpoint> command_target(const control_command& cmd) {
 
 reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& chans = policy.channels();
-  auto what = static_cast<verb>(cmd.what);
+  auto what = cmd.what;
   switch (what) {
-    case verb::set_hash:
-      policy.type = group_type::hash;
-      return reply::ok;
-    case verb::set_rr:
-      policy.type = group_type::round_robin;
-      return reply::ok;
+    case verb::set_hash: policy.type = group_type::hash; return reply::ok;
+    case verb::set_rr: policy.type = group_type::round_robin; return reply::ok;
     case verb::create: {
       if (chans.size() >= max_channels)
         return reply::no_slots;
@@ -39,8 +35,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       policy.add(*target, 0, channel_state::disabled);
       return reply::ok;
     }
-    default:
-      break;
+    default: break;
   }
   if (cmd.channel >= chans.size())
     return what == verb::assign || what == verb::maxc ? reply::unknown_channel
@@ -48,24 +43,15 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
   auto& ch = chans[cmd.channel];
   switch (what) {
     case verb::enable:
-      if (ch.enabled())
-        return reply::already;
-      policy.enable(cmd.channel);
-      return reply::ok;
+      return policy.enable(cmd.channel) ? reply::ok : reply::already;
     case verb::disable:
-      // An operator's disable is "hard", even over an automatic one.
-      if (ch.state == channel_state::disabled)
-        return reply::already;
-      ch.state = channel_state::disabled;
-      return reply::ok;
+      return policy.disable(cmd.channel) ? reply::ok : reply::already;
     case verb::reset:
       ch.load->total.store(0, std::memory_order_relaxed);
       ch.traffic->sent.store(0, std::memory_order_relaxed);
       ch.traffic->rcvd.store(0, std::memory_order_relaxed);
       return reply::ok;
-    case verb::maxc:
-      ch.maxc = cmd.value;
-      return reply::ok;
+    case verb::maxc: ch.maxc = cmd.value; return reply::ok;
     case verb::assign: {
       if (ch.enabled())
         return reply::must_be_disabled;
@@ -75,8 +61,7 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       ch.target = *target;
       return reply::ok;
     }
-    default:
-      return reply::ok;
+    default: return reply::ok;
   }
 }
 
@@ -88,11 +73,10 @@ std::vector<channel_status> group_rows(const group_policy& policy,
     channel_status row;
     row.group = group;
     row.index = index++;
-    row.type = static_cast<uint8_t>(policy.type);
-    row.state = static_cast<uint8_t>(
-      ch.state == channel_state::enabled && !ch.enabled()
-        ? channel_state::auto_disabled // failed, not yet published
-        : ch.state);
+    row.type = policy.type;
+    row.state = ch.state == channel_state::enabled && !ch.enabled()
+                  ? channel_state::auto_disabled // failed, not yet published
+                  : ch.state;
     row.address = ch.target.address_text();
     row.port = ch.target.port;
     row.current = ch.current();

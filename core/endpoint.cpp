@@ -1,4 +1,4 @@
-#include "net/endpoint.hpp"
+#include "core/endpoint.hpp"
 
 #include <arpa/inet.h>
 #include <cstring>
@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-namespace balance::net {
+namespace balance {
 
 namespace {
 
@@ -139,4 +139,4 @@ std::optional<endpoint> resolve_host(const std::string& host, family fam,
   return chosen;
 }
 
-} // namespace balance::net
+} // namespace balance

@@ -4,8 +4,8 @@
 
 #include <vector>
 
-#include "actors/group_policy.hpp"
-#include "actors/status.hpp"
+#include "core/group_policy.hpp"
+#include "core/vocabulary.hpp"
 
 namespace balance {
 

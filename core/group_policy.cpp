@@ -1,4 +1,4 @@
-#include "actors/group_policy.hpp"
+#include "core/group_policy.hpp"
 
 #include <algorithm>
 
@@ -27,14 +27,14 @@ bool contains(const tried_set& tried, uint32_t index) {
 
 } // namespace
 
-client_key client_key::of(const net::endpoint& client) {
+client_key client_key::of(const endpoint& client) {
   // The port is not part of the identity: a client keeps its channel
   // across connections. The family tag keeps 1.2.3.4 and ::102:304 apart.
-  return {hash_bytes(client.bytes.data(), client.address_size(),
-                     client.v6 ? 6 : 4)};
+  return {
+    hash_bytes(client.bytes.data(), client.address_size(), client.v6 ? 6 : 4)};
 }
 
-uint32_t group_policy::add(const net::endpoint& target, uint32_t maxc,
+uint32_t group_policy::add(const endpoint& target, uint32_t maxc,
                            channel_state state) {
   channel ch;
   ch.target = target;
@@ -75,10 +75,6 @@ bool channel::try_acquire() const {
   return false;
 }
 
-void channel::release() const {
-  load->release();
-}
-
 void channel_load::release() {
   auto& c = current;
   auto now = c.load(std::memory_order_relaxed);
@@ -87,15 +83,17 @@ void channel_load::release() {
       return;
 }
 
-std::optional<uint32_t> group_policy::pick(client_key client,
-                                           const tried_set& tried) const {
+void group_policy::set_owner(const group_owner* owner, uint32_t group) {
+  owner_ = owner;
+  group_ = group;
+}
+
+slot_lease group_policy::pick(client_key client, const tried_set& tried) const {
   if (channels_.empty())
-    return std::nullopt;
+    return {};
   auto found = type == group_type::hash ? pick_hash(client, tried)
                                         : pick_round_robin(tried);
-  if (found)
-    granted(*found);
-  return found;
+  return found ? granted(*found) : slot_lease{};
 }
 
 std::optional<uint32_t>
@@ -133,15 +131,60 @@ std::optional<uint32_t> group_policy::pick_hash(client_key client,
   return std::nullopt;
 }
 
-void group_policy::granted(uint32_t index) const {
-  channels_[index].load->total.fetch_add(1, std::memory_order_relaxed);
+slot_lease group_policy::granted(uint32_t index) const {
+  auto& ch = channels_[index];
+  ch.load->total.fetch_add(1, std::memory_order_relaxed);
   cursor_->store((index + 1) % static_cast<uint32_t>(channels_.size()),
                  std::memory_order_relaxed);
+  slot_lease lease;
+  lease.load_ = ch.load;
+  lease.traffic_ = ch.traffic;
+  lease.owner_ = owner_;
+  lease.autodisable_ = autodisable;
+  lease.group_ = group_;
+  lease.channel_ = index;
+  return lease;
 }
 
-void group_policy::on_failed(uint32_t index) {
-  on_released(index);
-  mark_failed(index);
+// -- a slot's way back, and autodisable ---------------------------------------
+
+slot_lease::slot_lease(slot_lease&& other) noexcept
+  : load_(std::move(other.load_)), traffic_(std::move(other.traffic_)),
+    owner_(other.owner_), autodisable_(other.autodisable_),
+    group_(other.group_), channel_(other.channel_) {}
+
+slot_lease& slot_lease::operator=(slot_lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    load_ = std::move(other.load_);
+    traffic_ = std::move(other.traffic_);
+    owner_ = other.owner_;
+    autodisable_ = other.autodisable_;
+    group_ = other.group_;
+    channel_ = other.channel_;
+  }
+  return *this;
+}
+
+void slot_lease::release() {
+  if (!load_)
+    return;
+  load_->release();
+  load_.reset();
+  traffic_.reset();
+}
+
+void slot_lease::fail() {
+  if (!load_)
+    return;
+  // The shared flag takes the channel out of every published copy now;
+  // the owner's mark_failed below makes it its configuration, and publishes.
+  if (autodisable_) {
+    load_->failed_off.store(true, std::memory_order_relaxed);
+    if (owner_)
+      owner_->channel_failed(group_, channel_);
+  }
+  release();
 }
 
 bool group_policy::mark_failed(uint32_t index) {
@@ -155,23 +198,22 @@ bool group_policy::mark_failed(uint32_t index) {
   return true;
 }
 
-void group_policy::enable(uint32_t index) {
-  if (index >= channels_.size())
-    return;
+// -- operators ----------------------------------------------------------------
+
+bool group_policy::enable(uint32_t index) {
+  if (index >= channels_.size() || channels_[index].enabled())
+    return false;
   channels_[index].state = channel_state::enabled;
   channels_[index].load->failed_off.store(false, std::memory_order_relaxed);
+  return true;
 }
 
-void group_policy::on_released(uint32_t index) const {
-  if (index < channels_.size())
-    channels_[index].release();
-}
-
-uint64_t group_policy::live() const {
-  uint64_t sum = 0;
-  for (auto& ch : channels_)
-    sum += ch.current();
-  return sum;
+bool group_policy::disable(uint32_t index) {
+  if (index >= channels_.size()
+      || channels_[index].state == channel_state::disabled)
+    return false;
+  channels_[index].state = channel_state::disabled;
+  return true;
 }
 
 } // namespace balance

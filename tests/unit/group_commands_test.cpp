@@ -1,26 +1,27 @@
-// The operator commands a scheduler applies to its group, as pure rules
-// (actors/group_commands.hpp): enable/disable, reset, maxc, create, assign,
-// hash/rr, and the show rows.
+// The operator commands a group applies (core/group_commands.hpp), as
+// pure rules: enable/disable, reset, maxc, create, assign, hash/rr, and
+// the show rows.
 #include <catch2/catch.hpp>
 
 #include <string>
 
-#include "actors/group_commands.hpp"
-#include "actors/limits.hpp"
+#include "core/group_commands.hpp"
+#include "core/limits.hpp"
+#include "leasing_group.hpp"
 
 using namespace balance;
 
 namespace {
 
-net::endpoint addr(const std::string& text, uint16_t port) {
-  auto ep = net::parse_numeric_address(text);
+endpoint addr(const std::string& text, uint16_t port) {
+  auto ep = parse_numeric_address(text);
   REQUIRE(ep);
   ep->port = port;
   return *ep;
 }
 
-group_policy two_channels() {
-  group_policy g;
+leasing_group two_channels() {
+  leasing_group g;
   g.add(addr("10.0.0.1", 80), 0);
   g.add(addr("10.0.0.2", 81), 5);
   return g;
@@ -29,7 +30,7 @@ group_policy two_channels() {
 control_command make(verb what, uint32_t channel = 0, uint32_t value = 0,
                      std::string host = {}, std::string port = {}) {
   control_command cmd;
-  cmd.what = static_cast<uint8_t>(what);
+  cmd.what = what;
   cmd.channel = channel;
   cmd.value = value;
   cmd.host = std::move(host);
@@ -42,7 +43,7 @@ const client_key someone{77};
 } // namespace
 
 TEST_CASE("disable turns a channel off and says already the second time",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::disable, 1)) == reply::ok);
   CHECK(g.channels()[1].state == channel_state::disabled);
@@ -52,7 +53,7 @@ TEST_CASE("disable turns a channel off and says already the second time",
 }
 
 TEST_CASE("enable turns a channel on and says already when it is on",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::enable, 0)) == reply::already);
   g.channels()[0].state = channel_state::disabled;
@@ -62,7 +63,7 @@ TEST_CASE("enable turns a channel on and says already when it is on",
 
 TEST_CASE("an operator's disable overrides an automatic one and enable lifts "
           "either",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.channels()[0].state = channel_state::auto_disabled;
   CHECK(apply_command(g, make(verb::disable, 0)) == reply::ok);
@@ -74,7 +75,7 @@ TEST_CASE("an operator's disable overrides an automatic one and enable lifts "
 }
 
 TEST_CASE("a disabled channel gets no new connections, an enabled one does",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   REQUIRE(apply_command(g, make(verb::disable, 0)) == reply::ok);
   CHECK(g.pick(someone, {}) == 1u);
@@ -84,10 +85,10 @@ TEST_CASE("a disabled channel gets no new connections, an enabled one does",
 }
 
 TEST_CASE("enable, disable and reset of a missing channel say no such channel",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   for (auto v : {verb::enable, verb::disable, verb::reset}) {
-    CAPTURE(static_cast<int>(v));
+    CAPTURE(to_string(v));
     CHECK(apply_command(g, make(v, 2)) == reply::no_such_channel);
     CHECK(apply_command(g, make(v, UINT32_MAX)) == reply::no_such_channel);
   }
@@ -96,7 +97,7 @@ TEST_CASE("enable, disable and reset of a missing channel say no such channel",
 }
 
 TEST_CASE("maxc and assign of a missing channel say unknown channel",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 2, 3)) == reply::unknown_channel);
   CHECK(apply_command(g, make(verb::assign, 9, 0, "10.0.0.9", "80"))
@@ -104,7 +105,7 @@ TEST_CASE("maxc and assign of a missing channel say unknown channel",
   CHECK(g.channels().size() == 2);
 }
 
-TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
+TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[group_commands]") {
   auto g = two_channels();
   REQUIRE(g.pick(someone, {}) == 0u);
   REQUIRE(g.pick(someone, {}) == 1u);
@@ -124,12 +125,12 @@ TEST_CASE("reset zeroes totalc, sent and rcvd but not c", "[scheduler_rules]") {
   CHECK(g.channels()[1].total() == 1);
   CHECK(g.channels()[1].traffic->sent == 7);
   // Releases after a reset still balance c.
-  g.on_released(0);
-  g.on_released(0);
+  g.release(0);
+  g.release(0);
   CHECK(ch.current() == 0);
 }
 
-TEST_CASE("maxc changes a channel's limit and 0 lifts it", "[scheduler_rules]") {
+TEST_CASE("maxc changes a channel's limit and 0 lifts it", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::maxc, 0, 1)) == reply::ok);
   CHECK(g.channels()[0].maxc == 1);
@@ -142,7 +143,7 @@ TEST_CASE("maxc changes a channel's limit and 0 lifts it", "[scheduler_rules]") 
 }
 
 TEST_CASE("create adds a disabled channel with zero counters",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::create, 0, 0, "10.0.0.3", "8080"))
         == reply::ok);
@@ -160,7 +161,7 @@ TEST_CASE("create adds a disabled channel with zero counters",
   CHECK(g.channels()[2].usable());
 }
 
-TEST_CASE("create takes IPv6 addresses and service names", "[scheduler_rules]") {
+TEST_CASE("create takes IPv6 addresses and service names", "[group_commands]") {
   group_policy g;
   CHECK(apply_command(g, make(verb::create, 0, 0, "2001:db8::3", "smtp"))
         == reply::ok);
@@ -169,12 +170,16 @@ TEST_CASE("create takes IPv6 addresses and service names", "[scheduler_rules]") 
 }
 
 TEST_CASE("create with a bad address or port says invalid address",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   for (auto [host, port] : std::vector<std::pair<std::string, std::string>>{
-         {"10.0.0.300", "80"}, {"", "80"}, {"10.0.0.3", "0"},
-         {"10.0.0.3", "65536"}, {"10.0.0.3", "80abc"},
-         {"10.0.0.3", "nosuchservice"}, {"nosuchhost.invalid", "80"}}) {
+         {"10.0.0.300", "80"},
+         {"", "80"},
+         {"10.0.0.3", "0"},
+         {"10.0.0.3", "65536"},
+         {"10.0.0.3", "80abc"},
+         {"10.0.0.3", "nosuchservice"},
+         {"nosuchhost.invalid", "80"}}) {
     CAPTURE(host, port);
     CHECK(apply_command(g, make(verb::create, 0, 0, host, port))
           == reply::invalid_address);
@@ -182,7 +187,7 @@ TEST_CASE("create with a bad address or port says invalid address",
   CHECK(g.channels().size() == 2);
 }
 
-TEST_CASE("create beyond MAXCHANNELS says no slots", "[scheduler_rules]") {
+TEST_CASE("create beyond MAXCHANNELS says no slots", "[group_commands]") {
   group_policy g;
   for (std::size_t i = 0; i < max_channels; ++i)
     g.add(addr("10.0.0.1", 80), 0);
@@ -191,7 +196,7 @@ TEST_CASE("create beyond MAXCHANNELS says no slots", "[scheduler_rules]") {
   CHECK(g.channels().size() == max_channels);
 }
 
-TEST_CASE("assign needs the channel disabled", "[scheduler_rules]") {
+TEST_CASE("assign needs the channel disabled", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::assign, 0, 0, "10.0.0.9", "99"))
         == reply::must_be_disabled);
@@ -211,7 +216,7 @@ TEST_CASE("assign needs the channel disabled", "[scheduler_rules]") {
 
 TEST_CASE("assign with a bad address or port says invalid address and keeps "
           "the old one",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.channels()[0].state = channel_state::disabled;
   CHECK(apply_command(g, make(verb::assign, 0, 0, "bogus", "80"))
@@ -221,17 +226,18 @@ TEST_CASE("assign with a bad address or port says invalid address and keeps "
   CHECK(g.channels()[0].target.to_string() == "10.0.0.1:80");
 }
 
-TEST_CASE("assign keeps the channel's counters and maxc", "[scheduler_rules]") {
+TEST_CASE("assign keeps the channel's counters and maxc", "[group_commands]") {
   auto g = two_channels();
   REQUIRE(g.pick(someone, {}) == 0u);
   g.channels()[1].traffic->rcvd = 9;
   g.channels()[1].state = channel_state::disabled;
-  CHECK(apply_command(g, make(verb::assign, 1, 0, "10.0.0.8", "88")) == reply::ok);
+  CHECK(apply_command(g, make(verb::assign, 1, 0, "10.0.0.8", "88"))
+        == reply::ok);
   CHECK(g.channels()[1].maxc == 5);
   CHECK(g.channels()[1].traffic->rcvd == 9);
 }
 
-TEST_CASE("hash and rr switch the group's type", "[scheduler_rules]") {
+TEST_CASE("hash and rr switch the group's type", "[group_commands]") {
   auto g = two_channels();
   CHECK(apply_command(g, make(verb::set_hash)) == reply::ok);
   CHECK(g.type == group_type::hash);
@@ -244,7 +250,7 @@ TEST_CASE("hash and rr switch the group's type", "[scheduler_rules]") {
 }
 
 TEST_CASE("group_rows gives one show row per channel in channel order",
-          "[scheduler_rules]") {
+          "[group_commands]") {
   auto g = two_channels();
   g.type = group_type::hash;
   REQUIRE(g.pick(someone, {}));
@@ -260,11 +266,11 @@ TEST_CASE("group_rows gives one show row per channel in channel order",
   for (uint32_t i = 0; i < 3; ++i) {
     CHECK(rows[i].group == 7);
     CHECK(rows[i].index == i);
-    CHECK(rows[i].type == 1);
+    CHECK(rows[i].type == group_type::hash);
   }
   CHECK(rows[0].address == "10.0.0.1");
   CHECK(rows[0].port == 80);
-  CHECK(rows[0].state == 0);
+  CHECK(rows[0].state == channel_state::enabled);
   CHECK(rows[0].current == 3);
   CHECK(rows[0].total == 12);
   CHECK(rows[0].maxc == 0);
@@ -273,21 +279,12 @@ TEST_CASE("group_rows gives one show row per channel in channel order",
   CHECK(rows[1].address == "10.0.0.2");
   CHECK(rows[1].port == 81);
   CHECK(rows[1].maxc == 5);
-  CHECK(rows[1].state == static_cast<uint8_t>(channel_state_code::auto_disabled));
+  CHECK(rows[1].state == channel_state::auto_disabled);
   CHECK(rows[2].address == "2001:db8::1");
   CHECK(rows[2].port == 443);
-  CHECK(rows[2].state == static_cast<uint8_t>(channel_state_code::disabled));
+  CHECK(rows[2].state == channel_state::disabled);
 
   g.type = group_type::round_robin;
-  CHECK(group_rows(g, 0).front().type == 0);
+  CHECK(group_rows(g, 0).front().type == group_type::round_robin);
   CHECK(group_rows(group_policy{}, 0).empty());
-}
-
-TEST_CASE("the wire codes of channel states match the policy's", "[scheduler_rules]") {
-  CHECK(static_cast<int>(channel_state::enabled)
-        == static_cast<int>(channel_state_code::enabled));
-  CHECK(static_cast<int>(channel_state::disabled)
-        == static_cast<int>(channel_state_code::disabled));
-  CHECK(static_cast<int>(channel_state::auto_disabled)
-        == static_cast<int>(channel_state_code::auto_disabled));
 }

@@ -1,0 +1,69 @@
+// The control shell: one session with a connected instance (the current
+// group, and how each of 3.54's commands becomes requests and text) and the
+// interactive loop around it (-i). cli/client.cpp finds and connects the
+// instance.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <caf/scoped_actor.hpp>
+
+#include "actors/protocol.hpp"
+#include "cli/commands.hpp"
+
+namespace balance::cli {
+
+/// sysexits' EX_NOPERM: the instance refused the secret or the file.
+constexpr int ex_noperm = 77;
+
+/// Where an instance's control is, and the secret it takes.
+struct target {
+  std::string label;  ///< host:port, printed before each reply of a fleet
+  std::string socket; ///< local instance: its control socket
+  std::string host;   ///< remote: --control host:port
+  uint16_t port = 0;
+  std::string secret;
+  int pid = 0; ///< known for local instances
+};
+
+/// Prints to stdout at once (a script reads each reply as it comes).
+void say(const std::string& text);
+/// "balance: TEXT" on stderr.
+void complain(const std::string& text);
+
+/// One connected control session: the shell's state (the current group)
+/// and how each command becomes requests and text.
+class control_session {
+public:
+  control_session(caf::scoped_actor& self, control_actor ctl, target t)
+    : self_(self), ctl_(std::move(ctl)), target_(std::move(t)) {}
+
+  /// Runs one command line; returns an exit code when the session ends.
+  std::optional<int> execute(const std::string& line);
+
+  int64_t group() const { return group_; }
+
+  /// Fetches the snapshot; nullopt after printing why not.
+  std::optional<snapshot> fetch();
+
+  std::optional<int> failure() const { return failure_; }
+
+private:
+  std::optional<int> change(const command& cmd, verb what);
+  std::optional<int> kill();
+  void fail(const caf::error& err);
+
+  caf::scoped_actor& self_;
+  control_actor ctl_;
+  target target_;
+  int64_t group_ = 0;
+  std::optional<int> failure_;
+};
+
+/// -i: the banner, then a prompt per command until quit, kill or EOF
+/// (editline on a terminal); returns the exit code.
+int run_interactive(control_session& session);
+
+} // namespace balance::cli

@@ -1,0 +1,210 @@
+// The connecting phase of a connection: a raw non-blocking connect() to
+// the channel (outgoing bind with -B), a probe that says at once whether a
+// nearby backend answered, the connect timeout (-t), and a client that
+// leaves meanwhile.
+#include "net/connection.hpp"
+
+#include <cerrno>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "log/log.hpp"
+#include "net/connect_error.hpp"
+
+namespace balance::net {
+
+namespace {
+
+bool would_block(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+std::error_code last_error() {
+  return {errno, std::system_category()};
+}
+
+// Whether a non-blocking connect on `fd` has finished: false while it
+// runs, true once established or failed (`ec`). A zero-length send
+// answers in one syscall: 0 once established, EAGAIN while the handshake
+// runs, else why it failed.
+bool connect_finished(int fd, std::error_code& ec) {
+  ec.clear();
+  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0)
+    return true;
+  if (would_block(errno))
+    return false;
+  ec = last_error();
+  return true;
+}
+
+} // namespace
+
+void connection::do_connect(const endpoint& target, slot_lease lease,
+                            connect_handler done) {
+  lease_ = std::move(lease);
+  if (phase_ == phase::closed) {
+    lease_.release();
+    if (done)
+      done(connect_result::aborted);
+    return;
+  }
+  attempt_ = std::make_unique<connect_attempt>();
+  attempt_->done = std::move(done);
+  sockaddr_storage remote{};
+  auto remote_len = to_sockaddr(target, &remote);
+  int fd = ::socket(remote.ss_family,
+                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    // Out of descriptors or memory here: no fault of the channel's, so
+    // -a must not disable it. The session tries on (and gives up if every
+    // channel fails so).
+    auto ec = last_error();
+    log::debug("cannot open a socket for client " + peer_.to_string() + ": "
+               + ec.message());
+    on_connect(ec, false);
+    return;
+  }
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  std::error_code ec;
+  const char* step = "epoll_ctl()";
+  backend_.watch(ctx_, fd, ec);
+  if (!ec && settings_->out_bind) {
+    step = "bind()";
+    // Without this, bind() picks the local port before the destination is
+    // known and every outgoing connection burns one of ~28k ephemeral ports.
+    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    sockaddr_storage local{};
+    auto local_ep = *settings_->out_bind;
+    local_ep.port = 0;
+    auto local_len = to_sockaddr(local_ep, &local);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0)
+      ec = last_error();
+  }
+  if (!ec) {
+    step = "connect()";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
+        && errno != EINPROGRESS)
+      ec = last_error();
+  }
+  if (ec) {
+    // Out of ports, memory or descriptors, or a -B address this channel's
+    // family cannot use: this host failed, not the channel, so -a must not
+    // disable it. The session fails over all the same.
+    bool local = backend_.fd() < 0 || is_local_connect_error(ec.value());
+    if (local)
+      report_local_failure(target, step, ec);
+    else
+      log::debug("connect to " + target.to_string()
+                 + " failed: " + ec.message());
+    on_connect(ec, !local);
+    return;
+  }
+  // A nearby backend has usually answered by now (on loopback the handshake
+  // runs inside connect()): ask once before waiting for the edge.
+  if (connect_finished(fd, ec)) {
+    on_connect(ec);
+    return;
+  }
+  backend_.writable = false; // the end of the handshake raises the edge
+  attempt_->deadline = std::chrono::steady_clock::now()
+                       + settings_->connect_timeout;
+  timer().expires_at(attempt_->deadline);
+  do_connect_timer();
+}
+
+void connection::report_local_failure(const endpoint& target, const char* step,
+                                      std::error_code ec) {
+  auto text = "connect to " + target.to_string() + " for client "
+              + peer_.to_string() + ": " + step + " failed here ("
+              + ec.message() + "), not the channel's fault: failing over "
+              + "without disabling it";
+  // Running out of ports fails every connect: once per 10 s per io thread
+  // as a notice, every time under -d.
+  thread_local std::chrono::steady_clock::time_point last_notice{};
+  auto now = std::chrono::steady_clock::now();
+  if (last_notice == decltype(last_notice){}
+      || now - last_notice >= std::chrono::seconds(10)) {
+    last_notice = now;
+    log::notice(text);
+  } else {
+    log::debug(text);
+  }
+}
+
+void connection::do_connect_timer() {
+  timer().async_wait([self = shared_from_this()](std::error_code ec) {
+    self->on_connect_timer(ec);
+  });
+}
+
+void connection::on_connect_timer(std::error_code ec) {
+  if (ec || !attempt_ || phase_ != phase::connecting
+      || std::chrono::steady_clock::now() < attempt_->deadline)
+    return;
+  log::debug("connect timeout for client " + peer_.to_string());
+  on_connect(std::make_error_code(std::errc::timed_out));
+}
+
+void connection::on_connecting_events(socket_watch& side) {
+  if (!attempt_)
+    return; // between two attempts (the session is choosing)
+  if (&side == &client_) {
+    if (side.peer_done)
+      on_client_while_connecting();
+    return;
+  }
+  if (!side.writable)
+    return;
+  std::error_code ec;
+  if (connect_finished(side.fd(), ec))
+    on_connect(ec);
+  else
+    side.writable = false;
+}
+
+void connection::on_client_while_connecting() {
+  // An error (a reset) means the client is gone, so its channel slot should
+  // not wait for the connect. A FIN does not: it may be a half-close of a
+  // client that sent its request, or nothing (the server speaks first),
+  // and waits for the answer; it is forwarded once connected. (A client
+  // that closed cannot be told from that one; like HAProxy without
+  // abortonclose, it keeps its slot until the connect ends.)
+  char byte;
+  auto n = ::recv(client_.fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && !would_block(errno)) {
+    log::debug("client " + peer_.to_string() + " left while connecting");
+    close();
+  }
+}
+
+void connection::on_connect(std::error_code ec, bool channel_at_fault) {
+  auto attempt = std::move(attempt_);
+  if (timer_)
+    timer_->cancel();
+  auto& done = attempt->done;
+  if (phase_ == phase::closed) {
+    // The client went away (kill): the channel did nothing wrong.
+    lease_.release();
+    if (done)
+      done(connect_result::aborted);
+    return;
+  }
+  if (ec) {
+    backend_.close();
+    if (channel_at_fault)
+      lease_.fail();
+    else
+      lease_.release();
+    if (done)
+      done(connect_result::failed);
+    return;
+  }
+  if (done)
+    done(connect_result::connected);
+  start_relay();
+}
+
+} // namespace balance::net

@@ -1,0 +1,34 @@
+// Every live connection of the instance, so that `kill` and a signal can
+// close them and wait until they are gone. Connections enter and leave it
+// themselves (constructor, destructor), on their io threads.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+namespace balance::net {
+
+class connection;
+
+class connection_registry {
+public:
+  void add(connection* c);
+  void remove(connection* c);
+  /// Posts close() to every live connection (each on its own io thread);
+  /// returns how many.
+  std::size_t close_all();
+  std::size_t size();
+  /// Waits until no connection is left or `deadline` passes; true when
+  /// none is left.
+  bool wait_empty(std::chrono::steady_clock::time_point deadline);
+
+private:
+  std::mutex mtx_;
+  std::condition_variable emptied_;
+  connection* head_ = nullptr; ///< an intrusive list through the connections
+  std::size_t count_ = 0;
+};
+
+} // namespace balance::net

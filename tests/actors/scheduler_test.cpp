@@ -1,0 +1,85 @@
+// The scheduler actor of a group, alone: what it publishes after a failed
+// connect under -a and after an operator's command, and what it shows.
+#define CAF_SUITE scheduler
+#include "fixture.hpp"
+
+using namespace balance;
+using namespace balance::test;
+
+namespace {
+
+const client_key a_client{42};
+
+control_command command(verb what, uint32_t channel = 0) {
+  control_command cmd;
+  cmd.what = what;
+  cmd.channel = channel;
+  return cmd;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(scheduler_tests, actor_fixture)
+
+CAF_TEST(a failed connect under autodisable is published) {
+  auto before = directory->view(0);
+  CAF_REQUIRE(before->channels()[0].enabled());
+  // The data path's way: the lease fails, the directory tells the owner.
+  auto lease = before->pick(a_client, {});
+  CAF_REQUIRE(lease);
+  CAF_REQUIRE_EQUAL(lease.channel(), 0u);
+  lease.fail();
+  expect((failed_atom, uint32_t), from(_).to(directory->actor(0)).with(_, 0u));
+  auto after = directory->view(0);
+  CAF_CHECK(after != before);
+  CAF_CHECK_EQUAL(after->channels()[0].state, channel_state::auto_disabled);
+  CAF_CHECK_EQUAL(after->channels()[1].state, channel_state::enabled);
+  CAF_CHECK_EQUAL(after->channels()[0].current(), 0u);
+  // The other group heard nothing.
+  CAF_CHECK_EQUAL(directory->view(1)->channels()[0].state,
+                  channel_state::enabled);
+}
+
+CAF_TEST(a failed connect of a channel no longer enabled publishes nothing) {
+  CAF_REQUIRE_EQUAL(ask<int32_t>(directory->actor(0), command_atom::value,
+                                 command(verb::disable, 1)),
+                    static_cast<int32_t>(reply::ok));
+  auto before = directory->view(0);
+  self->send(directory->actor(0), failed_atom::value, uint32_t{1});
+  dispatch();
+  CAF_CHECK(directory->view(0) == before);
+  CAF_CHECK_EQUAL(before->channels()[1].state, channel_state::disabled);
+  // Nor does a channel it does not have.
+  self->send(directory->actor(0), failed_atom::value, uint32_t{9});
+  dispatch();
+  CAF_CHECK(directory->view(0) == before);
+}
+
+CAF_TEST(a command is published only when it changed the group) {
+  auto before = directory->view(0);
+  CAF_CHECK_EQUAL(ask<int32_t>(directory->actor(0), command_atom::value,
+                               command(verb::set_hash)),
+                  static_cast<int32_t>(reply::ok));
+  auto hashed = directory->view(0);
+  CAF_CHECK(hashed != before);
+  CAF_CHECK_EQUAL(hashed->type, group_type::hash);
+  CAF_CHECK_EQUAL(ask<int32_t>(directory->actor(0), command_atom::value,
+                               command(verb::enable, 7)),
+                  static_cast<int32_t>(reply::no_such_channel));
+  CAF_CHECK(directory->view(0) == hashed);
+}
+
+CAF_TEST(show lists the channels of the group as they are now) {
+  auto lease = directory->view(1)->pick(a_client, {});
+  auto rows = ask<std::vector<channel_status>>(directory->actor(1),
+                                               show_atom::value);
+  CAF_REQUIRE(rows);
+  CAF_REQUIRE_EQUAL(rows->size(), 2u);
+  CAF_CHECK_EQUAL((*rows)[0].group, 1u);
+  CAF_CHECK_EQUAL((*rows)[0].address, "10.0.1.1");
+  CAF_CHECK_EQUAL((*rows)[0].current, 1u);
+  CAF_CHECK_EQUAL((*rows)[1].index, 1u);
+  CAF_CHECK_EQUAL((*rows)[1].current, 0u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
