@@ -103,10 +103,15 @@ struct control_gate::impl {
     rlimit rl{};
     if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256)
       return fd;
-    auto top = static_cast<std::size_t>(
+    auto limit = static_cast<std::size_t>(
       rl.rlim_cur == RLIM_INFINITY ? 1u << 20 : rl.rlim_cur);
-    auto span = std::min<std::size_t>(1024, top / 4);
-    auto floor = top - span + handoffs++ % span;
+    // Low in the table (a high number makes the kernel grow the process's
+    // descriptor table up to it): 1024..2047, or the top quarter of a
+    // smaller limit. A data socket may hold a number there; that is no
+    // conflict, only an earlier BASP connection's number would be.
+    auto span = std::min<std::size_t>(1024, limit / 4);
+    auto base = std::min<std::size_t>(limit - span, 1024);
+    auto floor = base + handoffs++ % span;
     int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, static_cast<int>(floor));
     if (moved < 0)
       return fd; // that range is full: the number as it is
