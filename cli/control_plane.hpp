@@ -45,8 +45,6 @@ public:
   /// Removes the rendezvous file and closes every door.
   void close();
 
-  const std::string& secret() const { return config_.secret; }
-
 private:
   void spawn_actors();   ///< under restore_mutex_
   void restore_actors(); ///< a new control actor if the last one died

@@ -60,9 +60,13 @@ std::optional<std::string> read_trusted(const std::string& path,
   auto slash = path.rfind('/');
   auto dir = slash == std::string::npos ? std::string(".")
                                         : path.substr(0, slash ? slash : 1);
+  // A directory that is not there is "missing"; one that is there but
+  // could have been planted is "untrusted" (errno says nothing about that).
+  struct stat dir_st{};
+  bool dir_exists = ::lstat(dir.c_str(), &dir_st) == 0;
   if (auto why = dir_problem(dir); !why.empty()) {
-    problem = errno == ENOENT ? rendezvous_problem::missing
-                              : rendezvous_problem::untrusted;
+    problem = dir_exists ? rendezvous_problem::untrusted
+                         : rendezvous_problem::missing;
     error = "refusing " + path + ": " + why;
     return std::nullopt;
   }
