@@ -58,9 +58,12 @@ std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
           std::set<std::string>& ifs) {
         if (!ptr)
           error = "no control actor behind the endpoint";
-        else if (!sys.assignable<control_actor>(ifs))
+        else if (!sys.assignable<control_base>(ifs))
           error = "incompatible control interface";
         else
+          // A daemon from before a later request (control_actor's
+          // extensions) answers that one with an error, and the
+          // client says so; everything else works.
           result = caf::actor_cast<control_actor>(std::move(ptr));
       },
       [&](caf::error& err) { error = sys.render(err); });

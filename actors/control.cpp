@@ -14,11 +14,18 @@ namespace {
 constexpr auto ask_timeout = std::chrono::seconds(3);
 constexpr auto drain_timeout = std::chrono::seconds(3);
 
-struct show_collector {
-  caf::typed_response_promise<snapshot> rp;
-  snapshot result;
+// Rows asked of every group's scheduler (and, for a snapshot, the
+// listener's counters), delivered sorted by group and channel once all
+// have answered, or an error if one did not.
+template <class Result>
+struct collector {
+  caf::typed_response_promise<Result> rp;
+  Result result;
   std::size_t pending = 0;
   bool failed = false;
+
+  static auto& rows_of(snapshot& x) { return x.channels; }
+  static auto& rows_of(std::vector<health_row>& x) { return x; }
 
   void done_one() {
     if (--pending > 0)
@@ -27,14 +34,38 @@ struct show_collector {
       rp.deliver(caf::make_error(caf::sec::request_timeout));
       return;
     }
-    std::sort(result.channels.begin(), result.channels.end(),
-              [](const channel_status& a, const channel_status& b) {
-                return a.group != b.group ? a.group < b.group
-                                          : a.index < b.index;
-              });
+    auto& rows = rows_of(result);
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return a.group != b.group ? a.group < b.group : a.index < b.index;
+    });
     rp.deliver(std::move(result));
   }
 };
+
+/// Asks every group's scheduler for its rows (`Atom`); `extra` more
+/// answers are expected besides.
+template <class Result, class Atom, class Self>
+std::shared_ptr<collector<Result>> ask_groups(Self* self, const Atom& what,
+                                              std::size_t extra) {
+  auto c = std::make_shared<collector<Result>>();
+  c->rp = self->template make_response_promise<Result>();
+  auto& groups = self->state.config.directory->actors();
+  c->pending = groups.size() + extra;
+  using row = std::decay_t<decltype(collector<Result>::rows_of(c->result)[0])>;
+  for (auto& group : groups)
+    self->request(group, ask_timeout, what)
+      .then(
+        [=](std::vector<row>& rows) {
+          auto& all = collector<Result>::rows_of(c->result);
+          all.insert(all.end(), rows.begin(), rows.end());
+          c->done_one();
+        },
+        [=](caf::error&) {
+          c->failed = true;
+          c->done_one();
+        });
+  return c;
+}
 
 // A name becomes its numeric address here (this actor is detached, so the
 // lookup blocks nobody); the scheduler only ever parses numbers.
@@ -70,8 +101,7 @@ control_actor::behavior_type control(control_pointer self,
       auto& cfg = self->state.config;
       if (!secret_matches(cfg.secret, secret))
         return refused_error();
-      auto collector = std::make_shared<show_collector>();
-      collector->rp = self->make_response_promise<snapshot>();
+      auto collector = ask_groups<snapshot>(self, show_atom::value, 1);
       auto& snap = collector->result;
       snap.version = version_string;
       snap.max_groups = static_cast<uint32_t>(max_groups);
@@ -81,19 +111,6 @@ control_actor::behavior_type control(control_pointer self,
         std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::steady_clock::now() - cfg.started)
           .count());
-      collector->pending = cfg.directory->size() + 1;
-      for (auto& group : cfg.directory->actors())
-        self->request(group, ask_timeout, show_atom::value)
-          .then(
-            [=](std::vector<channel_status>& rows) {
-              auto& all = collector->result.channels;
-              all.insert(all.end(), rows.begin(), rows.end());
-              collector->done_one();
-            },
-            [=](caf::error&) {
-              collector->failed = true;
-              collector->done_one();
-            });
       self->request(cfg.listener, ask_timeout, show_atom::value)
         .then(
           [=](uint64_t live, uint64_t accept_errors) {
@@ -106,6 +123,13 @@ control_actor::behavior_type control(control_pointer self,
             collector->done_one();
           });
       return collector->rp;
+    },
+    [=](health_atom,
+        const std::string& secret) -> caf::result<std::vector<health_row>> {
+      if (!secret_matches(self->state.config.secret, secret))
+        return refused_error();
+      return ask_groups<std::vector<health_row>>(self, health_atom::value, 0)
+        ->rp;
     },
     [=](command_atom, const std::string& secret,
         control_command cmd) -> caf::result<int32_t> {
@@ -179,6 +203,9 @@ control_actor::behavior_type control_front(control_actor::pointer self,
     },
     [=](kill_atom, const std::string&) {
       return self->delegate(inner, kill_atom::value, secret);
+    },
+    [=](health_atom, const std::string&) {
+      return self->delegate(inner, health_atom::value, secret);
     },
   };
 }

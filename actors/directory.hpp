@@ -1,6 +1,7 @@
 // Every group of the instance: the configuration each scheduler actor last
 // published (sessions pick from it on their io thread) and the actors
-// themselves, the groups' owners, which hear of failed connects under -a.
+// themselves, the groups' owners, which hear of failed connects under -a
+// and --observe and of every health check's result.
 #pragma once
 
 #include <memory>
@@ -9,10 +10,13 @@
 #include "actors/protocol.hpp"
 #include "core/failover.hpp"
 #include "core/group_policy.hpp"
+#include "net/health_checks.hpp"
 
 namespace balance {
 
-class group_directory : public published_groups, public group_owner {
+class group_directory : public published_groups,
+                        public group_owner,
+                        public net::check_sink {
 public:
   explicit group_directory(std::size_t groups)
     : published_groups(groups), actors_(groups) {}
@@ -26,6 +30,19 @@ public:
   /// Tells the group's scheduler (from an io thread: a send, no wait).
   void channel_failed(uint32_t group, uint32_t channel) const override {
     caf::anon_send(actors_[group], failed_atom::value, channel);
+  }
+
+  void channel_observed(uint32_t group, uint32_t channel, uint32_t consecutive,
+                        check_error why) const override {
+    caf::anon_send(actors_[group], observed_atom::value, channel, consecutive,
+                   static_cast<uint8_t>(why));
+  }
+
+  /// A health check's result, from the io thread that ran it.
+  void channel_checked(uint32_t group, uint32_t channel, bool passed,
+                       check_error why) const override {
+    caf::anon_send(actors_[group], checked_atom::value, channel, passed,
+                   static_cast<uint8_t>(why));
   }
 
 private:

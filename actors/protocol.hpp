@@ -26,6 +26,7 @@ namespace balance {
 using show_atom = caf::atom_constant<caf::atom("show")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
+using health_atom = caf::atom_constant<caf::atom("health")>;
 
 // -- types --------------------------------------------------------------------
 //
@@ -53,11 +54,20 @@ typename Inspector::result_type inspect(Inspector& f, control_command& x) {
            x.value, x.host, x.port);
 }
 
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, health_row& x) {
+  return f(caf::meta::type_name("health_row"), x.group, x.index, x.state,
+           x.successes, x.failures, x.seconds_since_change, x.last_error);
+}
+
 /// Registers every type that crosses the middleman; both sides call it.
 inline void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<channel_status>("balance::channel_status");
   cfg.add_message_type<snapshot>("balance::snapshot");
   cfg.add_message_type<control_command>("balance::control_command");
+  cfg.add_message_type<health_row>("balance::health_row");
+  cfg.add_message_type<std::vector<health_row>>(
+    "std::vector<balance::health_row>");
 }
 
 /// The error a request with a missing or wrong secret gets.
@@ -75,10 +85,20 @@ inline bool is_refused(const caf::error& err) {
 /// with from_integer): as a message of its own, a `reply` would be named
 /// "balance::reply" in the interface instead of "@i32", and clients built
 /// before would no longer match it.
-using control_actor = caf::typed_actor<
+///
+/// The interface only grows: what 4.0 first shipped (`control_base`) stays
+/// as it is, and each later request is a new handler after it. A client
+/// takes any daemon that has the base (BASP checks interfaces by name, and
+/// a superset is assignable), and one that lacks a later handler answers
+/// its request with an error the client reports. The types above never
+/// change for the same reason: they travel field by field.
+using control_base = caf::typed_actor<
   caf::replies_to<show_atom, std::string>::with<snapshot>,
   caf::replies_to<command_atom, std::string, control_command>::with<int32_t>,
   caf::replies_to<kill_atom, std::string>::with<int32_t>>;
+
+using control_actor = control_base::extend<
+  caf::replies_to<health_atom, std::string>::with<std::vector<health_row>>>;
 
 // == in-process only =========================================================
 //
@@ -87,14 +107,21 @@ using control_actor = caf::typed_actor<
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using checked_atom = caf::atom_constant<caf::atom("checked")>;
+using observed_atom = caf::atom_constant<caf::atom("observed")>;
 
 /// One per group: the only writer of that group's configuration, which it
 /// publishes to the group_directory after every change. Sessions pick from
 /// that copy on their io thread; a failed connect under -a is reported
-/// here (`failed`, the channel).
+/// here (`failed`, the channel), and so is every health check's result
+/// (`checked`: channel, passed, check_error) and a run of clients' failed
+/// connects under --observe (`observed`: channel, how many, check_error).
 using scheduler_actor = caf::typed_actor<
   caf::reacts_to<failed_atom, uint32_t>,
+  caf::reacts_to<checked_atom, uint32_t, bool, uint8_t>,
+  caf::reacts_to<observed_atom, uint32_t, uint32_t, uint8_t>,
   caf::replies_to<show_atom>::with<std::vector<channel_status>>,
+  caf::replies_to<health_atom>::with<std::vector<health_row>>,
   caf::replies_to<command_atom, control_command>::with<int32_t>>;
 
 /// The listening sockets. `stop` answers once every acceptor is closed

@@ -24,6 +24,7 @@ const entry table[] = {
   {"mrtg-conns", command_kind::mrtg_conns},
   {"version", command_kind::version},   {"hash", command_kind::hash},
   {"rr", command_kind::rr},             {"metrics", command_kind::metrics},
+  {"health", command_kind::health},
 };
 // clang-format on
 

@@ -30,6 +30,7 @@ enum class command_kind {
   rr,
   // ours, after 3.54's so no old abbreviation changes meaning
   metrics,
+  health,
 };
 
 struct command {

@@ -65,6 +65,22 @@ bool is_enabled(const channel_status& ch) {
   return ch.state == channel_state::enabled;
 }
 
+/// The health row of `ch`, if the daemon gave one (a channel created
+/// between the two requests has none yet: it reads as unchecked).
+const health_row* health_of(const std::vector<health_row>* health,
+                            const channel_status& ch) {
+  if (!health)
+    return nullptr;
+  for (auto& row : *health)
+    if (row.group == ch.group && row.index == ch.index)
+      return &row;
+  return nullptr;
+}
+
+health_state state_of(const health_row* row) {
+  return row ? row->state : health_state::unchecked;
+}
+
 std::string labels(const channel_status& ch) {
   return "{group=\"" + std::to_string(ch.group) + "\",channel=\""
          + std::to_string(ch.index) + "\",address=\"" + ch.address
@@ -122,7 +138,8 @@ std::string format_mrtg_conns(const snapshot& snap, int64_t group,
          + std::to_string(group) + " channel " + std::to_string(channel) + "\n";
 }
 
-std::string format_json(const snapshot& snap) {
+std::string format_json(const snapshot& snap,
+                        const std::vector<health_row>* health) {
   using nlohmann::json;
   json groups = json::array();
   for (auto& ch : snap.channels) {
@@ -130,7 +147,7 @@ std::string format_json(const snapshot& snap) {
       groups.push_back({{"group", ch.group},
                         {"type", json_name(ch.type)},
                         {"channels", json::array()}});
-    groups.back()["channels"].push_back({
+    auto& row = groups.back()["channels"].emplace_back(json{
       {"channel", ch.index},
       {"state", json_name(ch.state)},
       {"enabled", is_enabled(ch)},
@@ -142,6 +159,15 @@ std::string format_json(const snapshot& snap) {
       {"sent", ch.sent},
       {"rcvd", ch.rcvd},
     });
+    if (health) {
+      auto* h = health_of(health, ch);
+      row["health"] = to_string(state_of(h));
+      row["check_successes"] = h ? h->successes : 0;
+      row["check_failures"] = h ? h->failures : 0;
+      row["health_changed_seconds_ago"] = h ? h->seconds_since_change : 0;
+      row["last_check_error"] =
+        h && h->last_error != check_error::none ? to_string(h->last_error) : "";
+    }
   }
   json doc = {
     {"version", snap.version},
@@ -156,7 +182,8 @@ std::string format_json(const snapshot& snap) {
   return doc.dump(2) + "\n";
 }
 
-std::string format_metrics(const snapshot& snap) {
+std::string format_metrics(const snapshot& snap,
+                           const std::vector<health_row>* health) {
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " "
@@ -196,6 +223,46 @@ std::string format_metrics(const snapshot& snap) {
   per_channel("balance_channel_received_bytes_total", "counter",
               "Bytes received from the channel for clients.",
               [](auto& ch) { return ch.rcvd; });
+  if (!health)
+    return out;
+  // Checked channels only: an unchecked one is neither healthy nor not.
+  family("balance_channel_healthy", "gauge",
+         "1 if the channel's health checks pass, 0 if it is down.");
+  for (auto& ch : snap.channels)
+    if (auto state = state_of(health_of(health, ch));
+        state != health_state::unchecked)
+      out += "balance_channel_healthy" + labels(ch)
+             + (state == health_state::up ? " 1\n" : " 0\n");
+  family("balance_channel_check_failures", "gauge",
+         "Consecutive failed health checks of the channel.");
+  for (auto& ch : snap.channels)
+    if (auto* h = health_of(health, ch); h && h->state != health_state::unchecked)
+      out += "balance_channel_check_failures" + labels(ch) + " "
+             + std::to_string(h->failures) + "\n";
+  return out;
+}
+
+std::string format_health(const snapshot& snap,
+                          const std::vector<health_row>& health) {
+  std::string out = printf_string("%3s %2s %3s %16s %5s %6s %4s %4s %7s %s\n",
+                                  "GRP", "#", "S", "ip-address", "port",
+                                  "health", "succ", "fail", "since", "error");
+  for (auto& ch : snap.channels) {
+    auto* h = health_of(&health, ch);
+    auto state = state_of(h);
+    auto error = h && h->last_error != check_error::none
+                   ? to_string(h->last_error)
+                   : std::string("-");
+    out += printf_string(
+      "%3d %2d %3s %16s %5d %6s %4u %4u %7llu %s\n",
+      static_cast<int>(ch.group), static_cast<int>(ch.index),
+      is_enabled(ch) ? "ENA" : "dis", ch.address.c_str(),
+      static_cast<int>(ch.port),
+      state == health_state::unchecked ? "-" : to_string(state).c_str(),
+      h ? h->successes : 0U, h ? h->failures : 0U,
+      static_cast<unsigned long long>(h ? h->seconds_since_change : 0),
+      error.c_str());
+  }
   return out;
 }
 
@@ -218,7 +285,8 @@ std::string format_help() {
          "  show                           show all channels in all groups\n"
          "  show json                      the same as JSON\n"
          "  version                        show version id\n"
-         "  metrics                        counters in Prometheus text format\n";
+         "  metrics                        counters in Prometheus text format\n"
+         "  health                         health checks of every channel\n";
 }
 
 std::string format_banner(const std::string& version, int pid) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/vocabulary.hpp"
@@ -20,8 +21,15 @@ std::string format_mrtg_bytes(const snapshot& snap, int64_t group,
                               int64_t channel);
 std::string format_mrtg_conns(const snapshot& snap, int64_t group,
                               int64_t channel);
-std::string format_json(const snapshot& snap);
-std::string format_metrics(const snapshot& snap);
+/// `health`: with the rows the daemon answered (nullptr: a daemon from
+/// before health checks, whose JSON and metrics then carry none).
+std::string format_json(const snapshot& snap,
+                        const std::vector<health_row>* health = nullptr);
+std::string format_metrics(const snapshot& snap,
+                           const std::vector<health_row>* health = nullptr);
+/// The `health` table: a row per channel of `snap`.
+std::string format_health(const snapshot& snap,
+                          const std::vector<health_row>& health);
 std::string format_help();
 std::string format_banner(const std::string& version, int pid);
 /// The one-line reply to a state-changing command.

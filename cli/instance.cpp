@@ -22,6 +22,7 @@
 #include "core/packet_dump.hpp"
 #include "log/log.hpp"
 #include "net/connection_registry.hpp"
+#include "net/health_checks.hpp"
 #include "net/pipe_pool.hpp"
 
 namespace balance::cli {
@@ -91,14 +92,60 @@ relay_settings_for(const options& opts, net::connection_registry& registry,
   return settings;
 }
 
-/// A scheduler actor per group, each publishing its group's configuration.
-directory_ptr spawn_groups(caf::actor_system& sys, const options& opts) {
-  auto dir = std::make_shared<group_directory>(max_groups);
+/// The rise/fall rules every group applies.
+health_rules health_rules_for(const check_options& checks) {
+  health_rules rules;
+  rules.rise = checks.rise;
+  rules.fall = checks.fall;
+  rules.active = checks.interval.count() > 0;
+  rules.observe = checks.observe;
+  return rules;
+}
+
+/// The active checks (none without --check-interval), dealt out over the
+/// io threads; results go to the groups' schedulers through `dir`.
+std::unique_ptr<net::health_checks>
+make_health_checks(const options& opts, net::io_pool& pool,
+                   const std::shared_ptr<group_directory>& dir) {
+  if (opts.checks.interval.count() == 0)
+    return nullptr;
+  net::check_settings settings;
+  settings.interval = opts.checks.interval;
+  settings.timeout = *opts.checks.timeout; // defaulted by the parser
+  settings.send = opts.checks.send;
+  settings.expect = opts.checks.expect;
+  settings.out_bind = opts.out_bind;
+  return std::make_unique<net::health_checks>(pool, dir, *dir,
+                                              std::move(settings));
+}
+
+/// What the schedulers do for health beyond their policy: reset a down
+/// channel's connections (--on-down shutdown), check created channels.
+scheduler_hooks hooks_for(const options& opts,
+                          net::connection_registry& registry,
+                          net::health_checks* checks) {
+  scheduler_hooks hooks;
+  if (opts.checks.shutdown_on_down)
+    hooks.reset_channel = [&registry](uint32_t g, uint32_t c) {
+      registry.reset_channel(g, c);
+    };
+  if (checks)
+    hooks.channel_created = [checks](uint32_t g, uint32_t c) {
+      checks->watch(g, c);
+    };
+  return hooks;
+}
+
+/// A scheduler actor per group of `dir`, each publishing its group's
+/// configuration.
+void spawn_groups(caf::actor_system& sys, const options& opts,
+                  group_directory& dir, const scheduler_hooks& hooks) {
   for (std::size_t g = 0; g < max_groups; ++g) {
     group_policy policy;
-    policy.set_owner(dir.get(), static_cast<uint32_t>(g));
+    policy.set_owner(&dir, static_cast<uint32_t>(g));
     policy.hash_failover = opts.hash_failover;
     policy.autodisable = opts.autodisable;
+    policy.health = health_rules_for(opts.checks);
     if (g < opts.groups.size()) {
       policy.type = opts.groups[g].type;
       for (auto& ch : opts.groups[g].channels)
@@ -106,11 +153,10 @@ directory_ptr spawn_groups(caf::actor_system& sys, const options& opts) {
     }
     // The actor publishes its first configuration as it starts; publish
     // it here too so that no client can see an empty group before that.
-    dir->publish(g, policy);
-    dir->set_actor(g, sys.spawn(scheduler, static_cast<uint32_t>(g),
-                                std::move(policy), dir.get()));
+    dir.publish(g, policy);
+    dir.set_actor(g, sys.spawn(scheduler, static_cast<uint32_t>(g),
+                               std::move(policy), &dir, hooks));
   }
-  return dir;
 }
 
 /// The listener, accepting on every io thread from now on.
@@ -186,8 +232,13 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     dump = std::make_unique<packet_dump>(stdout);
   net::connection_registry registry;
   auto settings = relay_settings_for(opts, registry, dump.get());
-  auto directory = spawn_groups(sys, opts);
+  auto directory = std::make_shared<group_directory>(max_groups);
+  auto checks = make_health_checks(opts, pool, directory);
+  spawn_groups(sys, opts, *directory,
+               hooks_for(opts, registry, checks.get()));
   pool.start();
+  if (checks)
+    checks->start();
   auto listener = spawn_listener(sys, pool, listen_fd, settings, directory);
 
   // Publish control: the gate's doors, the control actor, the rendezvous

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "cli/check_options.hpp"
 #include "core/limits.hpp"
 
 namespace balance::cli {
@@ -39,7 +40,7 @@ enum long_option : int {
   opt_demo,
 };
 
-const option long_options[] = {
+const option own_long_options[] = {
   {"control", required_argument, nullptr, opt_control},
   {"control-listen", required_argument, nullptr, opt_control_listen},
   {"insecure-control", no_argument, nullptr, opt_insecure_control},
@@ -53,13 +54,25 @@ const option long_options[] = {
   {"help", no_argument, nullptr, opt_help},
   {"version", no_argument, nullptr, opt_version},
   {"demo", no_argument, nullptr, opt_demo},
-  {nullptr, 0, nullptr, 0},
 };
+
+// getopt_long's table: ours, then the health checks' (check_options.cpp).
+const std::vector<option>& long_option_table() {
+  static const std::vector<option> table = [] {
+    std::vector<option> all(std::begin(own_long_options),
+                            std::end(own_long_options));
+    all.insert(all.end(), std::begin(check_long_options),
+               std::end(check_long_options));
+    all.push_back({nullptr, 0, nullptr, 0});
+    return all;
+  }();
+  return table;
+}
 
 // How the option getopt_long just complained about was spelled: a long
 // option's optopt is its `val`, not a character.
 std::string option_name(int opt, char* const* argv) {
-  for (auto* o = long_options; o->name != nullptr; ++o)
+  for (auto* o = long_option_table().data(); o->name != nullptr; ++o)
     if (o->val == opt)
       return std::string("--") + o->name;
   if (opt > 0 && opt < 128)
@@ -170,6 +183,7 @@ std::optional<parse_error> apply_option(int c, const std::string& arg,
     case opt_help: opts.mode = run_mode::help; break;
     case opt_version: opts.mode = run_mode::version; break;
     case opt_demo: opts.mode = run_mode::demo; break;
+    default: return apply_check_option(c, arg, opts);
   }
   return std::nullopt;
 }
@@ -183,7 +197,8 @@ std::optional<parse_error> parse_options(int argc, char* const* argv,
   opterr = 0;
   int c;
   while (
-    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6", long_options, nullptr))
+    (c = getopt_long(argc, argv, ":c:b:B:t:T:adfpiHM6",
+                     long_option_table().data(), nullptr))
     != -1) {
     if (c == ':')
       return usage_error("option '" + option_name(optopt, argv)
@@ -244,6 +259,8 @@ parse_result daemon_arguments(options opts,
   if (auto r = parse_groups(opts, positional);
       std::holds_alternative<parse_error>(r))
     return std::get<parse_error>(r);
+  if (auto err = finish_check_options(opts))
+    return *err;
   return opts;
 }
 
@@ -380,6 +397,16 @@ std::string usage_text() {
                              mutual TLS for remote control (both sides)
   --secret-file FILE         the instance's secret for a plain --control
   --io-threads N, --actor-threads N   thread counts (default: one per core)
+
+  health checks (default: none, as 3.54):
+  --check-interval SEC       connect to every channel every SEC seconds
+  --check-timeout SEC        a check's time limit (default: interval or -t)
+  --rise N, --fall N         passes to come up (2), failures to go down (3)
+  --check-send STR, --check-expect STR
+                             send STR after connecting, require the answer
+                             to start with STR (escapes \r \n \t \\ \xHH)
+  --observe                  clients' failed connects count as failed checks
+  --on-down keep|shutdown    reset a down channel's connections (shutdown)
   --help, --version
 
 examples:

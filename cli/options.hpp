@@ -3,6 +3,7 @@
 // name lookups, so it is unit-tested on its own).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,19 @@ enum class run_mode { daemon, command, interactive, demo, help, version };
 
 using tls_files = net::tls_files;
 
+/// The health checks' settings (cli/check_options.cpp).
+struct check_options {
+  std::chrono::milliseconds interval{0}; ///< --check-interval, 0 = none
+  /// --check-timeout; default: the smaller of the interval and -t
+  std::optional<std::chrono::milliseconds> timeout;
+  uint32_t rise = 2;             ///< --rise
+  uint32_t fall = 3;             ///< --fall
+  std::string send;              ///< --check-send, escapes resolved
+  std::string expect;            ///< --check-expect, escapes resolved
+  bool observe = false;          ///< --observe
+  bool shutdown_on_down = false; ///< --on-down shutdown
+};
+
 struct options {
   run_mode mode = run_mode::daemon;
   // -- 3.54 options
@@ -71,6 +85,7 @@ struct options {
   tls_files tls;
   int io_threads = 0;  ///< --io-threads, 0 = one per core
   int caf_threads = 0; ///< --actor-threads, 0 = one per core
+  check_options checks;
 };
 
 struct parse_error {

@@ -50,6 +50,44 @@ std::optional<snapshot> control_session::fetch() {
   return result;
 }
 
+std::optional<std::vector<health_row>>
+control_session::fetch_health(bool& supported) {
+  supported = true;
+  std::optional<std::vector<health_row>> result;
+  self_->request(ctl_, request_timeout, health_atom::value, target_.secret)
+    .receive([&](std::vector<health_row>& rows) { result = std::move(rows); },
+             [&](caf::error& err) {
+               // What a daemon without the handler answers (control_base).
+               if (err == caf::sec::unexpected_message)
+                 supported = false;
+               else
+                 fail(err);
+             });
+  return result;
+}
+
+std::optional<int> control_session::show_with_health(const command& cmd,
+                                                     const snapshot& snap) {
+  bool supported = true;
+  auto health = fetch_health(supported);
+  if (!health && supported)
+    return failure_;
+  if (cmd.kind == command_kind::health) {
+    if (!supported) {
+      complain("the instance (balance " + snap.version
+               + ") has no health checks: no 'health' command");
+      failure_ = ex_unavailable;
+      return failure_;
+    }
+    say(format_health(snap, *health));
+  } else if (cmd.kind == command_kind::metrics) {
+    say(format_metrics(snap, health ? &*health : nullptr));
+  } else {
+    say(format_json(snap, health ? &*health : nullptr));
+  }
+  return std::nullopt;
+}
+
 std::optional<int> control_session::change(const command& cmd, verb what) {
   control_command req;
   req.what = what;
@@ -152,10 +190,13 @@ std::optional<int> control_session::execute(const std::string& line) {
     return failure_;
   switch (cmd.kind) {
     case command_kind::show:
-      say(cmd.json ? format_json(*snap) : format_show(*snap));
+      if (cmd.json)
+        return show_with_health(cmd, *snap);
+      say(format_show(*snap));
       break;
     case command_kind::version: say(format_version(*snap)); break;
-    case command_kind::metrics: say(format_metrics(*snap)); break;
+    case command_kind::metrics:
+    case command_kind::health: return show_with_health(cmd, *snap);
     case command_kind::mrtg_bytes:
       say(format_mrtg_bytes(*snap, cmd.first, cmd.second));
       break;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/scoped_actor.hpp>
 
@@ -51,6 +52,13 @@ public:
   std::optional<int> failure() const { return failure_; }
 
 private:
+  /// Fetches the health rows. Empty, with nothing printed, from a daemon
+  /// older than health checks (`supported` false); empty after printing
+  /// why on any other failure.
+  std::optional<std::vector<health_row>> fetch_health(bool& supported);
+  /// `show json`, `metrics`, `health`: the snapshot with its health.
+  std::optional<int> show_with_health(const command& cmd,
+                                      const snapshot& snap);
   std::optional<int> change(const command& cmd, verb what);
   std::optional<int> kill();
   void fail(const caf::error& err);

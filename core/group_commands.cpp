@@ -59,6 +59,10 @@ reply apply_command(group_policy& policy, const control_command& cmd) {
       if (!target)
         return reply::invalid_address;
       ch.target = *target;
+      // The checks' run so far was of the old address.
+      ch.health.successes = 0;
+      ch.health.failures = 0;
+      ch.load->observed_failures.store(0, std::memory_order_relaxed);
       return reply::ok;
     }
     default: return reply::ok;
@@ -85,6 +89,27 @@ std::vector<channel_status> group_rows(const group_policy& policy,
     row.sent = ch.traffic->sent.load(std::memory_order_relaxed);
     row.rcvd = ch.traffic->rcvd.load(std::memory_order_relaxed);
     rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<health_row> health_rows(const group_policy& policy,
+                                    uint32_t group,
+                                    health_clock::time_point now) {
+  std::vector<health_row> rows;
+  uint32_t index = 0;
+  for (auto& ch : policy.channels()) {
+    health_row row;
+    row.group = group;
+    row.index = index++;
+    row.state = ch.health.state;
+    row.successes = ch.health.successes;
+    row.failures = ch.health.failures;
+    row.last_error = ch.health.last_error;
+    row.seconds_since_change = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(now - ch.health.changed)
+        .count());
+    rows.push_back(row);
   }
   return rows;
 }

@@ -40,6 +40,7 @@ uint32_t group_policy::add(const endpoint& target, uint32_t maxc,
   ch.target = target;
   ch.maxc = maxc;
   ch.state = state;
+  ch.health = channel_health::initial(health, health_clock::now());
   channels_.push_back(std::move(ch));
   return static_cast<uint32_t>(channels_.size() - 1);
 }
@@ -61,7 +62,7 @@ std::vector<uint32_t> group_policy::rank(client_key client) const {
 }
 
 bool channel::try_acquire() const {
-  if (!enabled())
+  if (!in_rotation())
     return false;
   auto& c = load->current;
   if (maxc == 0) {
@@ -110,15 +111,16 @@ group_policy::pick_round_robin(const tried_set& tried) const {
 
 std::optional<uint32_t> group_policy::pick_hash(client_key client,
                                                 const tried_set& tried) const {
-  // Only enabled channels take part in the ranking: disabling a channel
-  // (or creating one, which starts disabled) moves no client but its own,
-  // and those go to their next channel here rather than to another group.
+  // Only channels in rotation take part in the ranking: disabling a
+  // channel (or creating one, which starts disabled) or its going down
+  // moves no client but its own, and those go to their next channel here
+  // rather than to another group.
   if (!hash_failover) {
     // Without -H the client's own channel will do or nothing: when it is
     // full or its connect failed, the client fails over to the next group.
     std::optional<uint32_t> best;
     for (uint32_t i = 0; i < channels_.size(); ++i)
-      if (channels_[i].enabled()
+      if (channels_[i].in_rotation()
           && (!best || score(i, client) > score(*best, client)))
         best = i;
     if (best && !contains(tried, *best) && channels_[*best].try_acquire())
@@ -141,6 +143,7 @@ slot_lease group_policy::granted(uint32_t index) const {
   lease.traffic_ = ch.traffic;
   lease.owner_ = owner_;
   lease.autodisable_ = autodisable;
+  lease.observe_fall_ = health.observe ? health.fall : 0;
   lease.group_ = group_;
   lease.channel_ = index;
   return lease;
@@ -151,7 +154,7 @@ slot_lease group_policy::granted(uint32_t index) const {
 slot_lease::slot_lease(slot_lease&& other) noexcept
   : load_(std::move(other.load_)), traffic_(std::move(other.traffic_)),
     owner_(other.owner_), autodisable_(other.autodisable_),
-    group_(other.group_), channel_(other.channel_) {}
+    observe_fall_(other.observe_fall_), group_(other.group_), channel_(other.channel_) {}
 
 slot_lease& slot_lease::operator=(slot_lease&& other) noexcept {
   if (this != &other) {
@@ -160,6 +163,7 @@ slot_lease& slot_lease::operator=(slot_lease&& other) noexcept {
     traffic_ = std::move(other.traffic_);
     owner_ = other.owner_;
     autodisable_ = other.autodisable_;
+    observe_fall_ = other.observe_fall_;
     group_ = other.group_;
     channel_ = other.channel_;
   }
@@ -174,9 +178,15 @@ void slot_lease::release() {
   traffic_.reset();
 }
 
-void slot_lease::fail() {
+void slot_lease::fail(check_error why) {
   if (!load_)
     return;
+  if (observe_fall_ > 0) {
+    auto failures =
+      load_->observed_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (failures >= observe_fall_ && owner_)
+      owner_->channel_observed(group_, channel_, failures, why);
+  }
   // The shared flag takes the channel out of every published copy now;
   // the owner's mark_failed below makes it its configuration, and publishes.
   if (autodisable_) {
@@ -185,6 +195,14 @@ void slot_lease::fail() {
       owner_->channel_failed(group_, channel_);
   }
   release();
+}
+
+void slot_lease::connected() const {
+  // A load first: the common case (no failure in the run) writes nothing
+  // to the line every client of the channel shares.
+  if (observe_fall_ > 0 && load_
+      && load_->observed_failures.load(std::memory_order_relaxed) != 0)
+    load_->observed_failures.store(0, std::memory_order_relaxed);
 }
 
 bool group_policy::mark_failed(uint32_t index) {
@@ -201,10 +219,16 @@ bool group_policy::mark_failed(uint32_t index) {
 // -- operators ----------------------------------------------------------------
 
 bool group_policy::enable(uint32_t index) {
-  if (index >= channels_.size() || channels_[index].enabled())
+  if (index >= channels_.size())
     return false;
-  channels_[index].state = channel_state::enabled;
-  channels_[index].load->failed_off.store(false, std::memory_order_relaxed);
+  auto& ch = channels_[index];
+  bool revived = ch.health.on_enable(health, health_clock::now());
+  if (revived)
+    ch.load->observed_failures.store(0, std::memory_order_relaxed);
+  if (ch.enabled())
+    return revived;
+  ch.state = channel_state::enabled;
+  ch.load->failed_off.store(false, std::memory_order_relaxed);
   return true;
 }
 
@@ -213,6 +237,31 @@ bool group_policy::disable(uint32_t index) {
       || channels_[index].state == channel_state::disabled)
     return false;
   channels_[index].state = channel_state::disabled;
+  return true;
+}
+
+// -- health -------------------------------------------------------------------
+
+bool group_policy::on_check(uint32_t index, bool passed, check_error why,
+                            health_clock::time_point now) {
+  if (index >= channels_.size())
+    return false;
+  auto& ch = channels_[index];
+  if (!ch.health.on_check(passed, why, health, now))
+    return false;
+  // Up again or down: either way the clients' run of failures starts over.
+  ch.load->observed_failures.store(0, std::memory_order_relaxed);
+  return true;
+}
+
+bool group_policy::on_observed(uint32_t index, uint32_t consecutive,
+                               check_error why, health_clock::time_point now) {
+  if (index >= channels_.size())
+    return false;
+  auto& ch = channels_[index];
+  if (!ch.health.on_observed(consecutive, why, health, now))
+    return false;
+  ch.load->observed_failures.store(0, std::memory_order_relaxed);
   return true;
 }
 

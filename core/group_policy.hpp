@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/endpoint.hpp"
+#include "core/health.hpp"
 #include "core/traffic.hpp"
 #include "core/vocabulary.hpp"
 
@@ -30,6 +31,10 @@ struct channel_load {
   /// Set by a failed connect under -a, at once, so that no other client
   /// picks the channel before its scheduler has published the disable.
   std::atomic<bool> failed_off{false};
+  /// Clients' connects that failed in a row (--observe): the data path
+  /// counts them and clears them on a success, without a message; the
+  /// owner hears once they reach --fall.
+  std::atomic<uint32_t> observed_failures{0};
 
   /// Gives a slot back (never below zero).
   void release();
@@ -39,6 +44,7 @@ struct channel {
   endpoint target;
   uint32_t maxc = 0; ///< 0 = unlimited
   channel_state state = channel_state::enabled;
+  channel_health health; ///< written by the owner only, as state is
   std::shared_ptr<channel_load> load = std::make_shared<channel_load>();
   traffic_ptr traffic = std::make_shared<traffic_counters>();
 
@@ -50,8 +56,12 @@ struct channel {
     return state == channel_state::enabled
            && !load->failed_off.load(std::memory_order_relaxed);
   }
-  bool usable() const { return enabled() && (maxc == 0 || current() < maxc); }
-  /// Takes a slot if enabled and under maxc (atomically); false if not.
+  /// Enabled and not down: a client may get it.
+  bool in_rotation() const { return enabled() && !health.down(); }
+  bool usable() const {
+    return in_rotation() && (maxc == 0 || current() < maxc);
+  }
+  /// Takes a slot if in rotation and under maxc (atomically); false if not.
   bool try_acquire() const;
 };
 
@@ -63,6 +73,10 @@ public:
   virtual ~group_owner() = default;
   /// Called on the data path's thread; must not block.
   virtual void channel_failed(uint32_t group, uint32_t channel) const = 0;
+  /// Under --observe: `consecutive` clients' connects to the channel
+  /// failed in a row (at least --fall of them), the last one for `why`.
+  virtual void channel_observed(uint32_t group, uint32_t channel,
+                                uint32_t consecutive, check_error why) const = 0;
 };
 
 /// A granted channel slot, given back exactly once: by release(), by
@@ -86,10 +100,13 @@ public:
   /// The connection ended, or its connect failed through no fault of the
   /// channel's: the slot goes back.
   void release();
-  /// The connect failed through the channel's fault: the slot goes back
-  /// and, under -a, the channel is out of every copy at once and the owner
-  /// hears of it (group_policy.cpp, beside mark_failed).
-  void fail();
+  /// The connect failed through the channel's fault (`why`): the slot
+  /// goes back and, under -a, the channel is out of every copy at once and
+  /// the owner hears of it (group_policy.cpp, beside mark_failed); under
+  /// --observe the failure counts.
+  void fail(check_error why = check_error::failed);
+  /// The connect succeeded: under --observe that ends a run of failures.
+  void connected() const;
 
 private:
   friend class group_policy;
@@ -98,6 +115,7 @@ private:
   traffic_ptr traffic_;
   const group_owner* owner_ = nullptr;
   bool autodisable_ = false;
+  uint32_t observe_fall_ = 0; ///< --fall under --observe, else 0
   uint32_t group_ = 0;
   uint32_t channel_ = 0;
 };
@@ -116,6 +134,7 @@ public:
   group_type type = group_type::round_robin;
   bool hash_failover = false; ///< -H
   bool autodisable = false;   ///< -a
+  health_rules health;        ///< --rise, --fall, checks, --observe
 
   std::vector<channel>& channels() { return channels_; }
   const std::vector<channel>& channels() const { return channels_; }
@@ -125,7 +144,8 @@ public:
   /// -a); copies keep both. Without an owner nobody is told.
   void set_owner(const group_owner* owner, uint32_t group);
 
-  /// Adds a channel (enabled unless told otherwise); returns its number.
+  /// Adds a channel (enabled unless told otherwise, its health as the
+  /// rules start one); returns its number.
   uint32_t add(const endpoint& target, uint32_t maxc,
                channel_state state = channel_state::enabled);
 
@@ -140,9 +160,19 @@ public:
   /// the channel was enabled and is now disabled.
   bool mark_failed(uint32_t index);
 
-  /// An operator's `enable`, which also clears a failed connect; false if
-  /// the channel was enabled already (or there is no such channel).
+  /// An operator's `enable`, which also clears a failed connect (and,
+  /// without active checks, an observed down); false if it changed nothing
+  /// (or there is no such channel).
   bool enable(uint32_t index);
+
+  /// An active check's result for channel `index`; true when its health
+  /// changed (the owner publishes and logs).
+  bool on_check(uint32_t index, bool passed, check_error why,
+                health_clock::time_point now);
+  /// --observe: clients' connects failed in a row; true when that took
+  /// the channel down.
+  bool on_observed(uint32_t index, uint32_t consecutive, check_error why,
+                   health_clock::time_point now);
 
   /// An operator's `disable`: "hard", even over an automatic one; false if
   /// an operator had disabled it already (or there is no such channel).

@@ -100,4 +100,52 @@ bool from_integer(std::underlying_type_t<reply> in, reply& out) {
   return false;
 }
 
+std::string to_string(health_state x) {
+  switch (x) {
+    case health_state::unchecked: return "unchecked";
+    case health_state::up: return "up";
+    case health_state::down: return "down";
+  }
+  return "health_state(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+bool from_integer(std::underlying_type_t<health_state> in, health_state& out) {
+  auto x = static_cast<health_state>(in);
+  switch (x) {
+    case health_state::unchecked:
+    case health_state::up:
+    case health_state::down: out = x; return true;
+  }
+  return false;
+}
+
+std::string to_string(check_error x) {
+  switch (x) {
+    case check_error::none: return "-";
+    case check_error::refused: return "refused";
+    case check_error::timeout: return "timeout";
+    case check_error::expect_mismatch: return "expect mismatch";
+    case check_error::closed: return "closed";
+    case check_error::reset: return "reset";
+    case check_error::unreachable: return "unreachable";
+    case check_error::failed: return "failed";
+  }
+  return "check_error(" + std::to_string(static_cast<int>(x)) + ")";
+}
+
+bool from_integer(std::underlying_type_t<check_error> in, check_error& out) {
+  auto x = static_cast<check_error>(in);
+  switch (x) {
+    case check_error::none:
+    case check_error::refused:
+    case check_error::timeout:
+    case check_error::expect_mismatch:
+    case check_error::closed:
+    case check_error::reset:
+    case check_error::unreachable:
+    case check_error::failed: out = x; return true;
+  }
+  return false;
+}
+
 } // namespace balance

@@ -29,6 +29,29 @@ enum class channel_state : uint8_t {
 std::string to_string(channel_state x);
 bool from_integer(std::underlying_type_t<channel_state> in, channel_state& out);
 
+/// What the health checks say of a channel (`health`, `show json`):
+/// unchecked without --check-interval or --observe; up or down with them.
+enum class health_state : uint8_t { unchecked = 0, up = 1, down = 2 };
+
+std::string to_string(health_state x);
+bool from_integer(std::underlying_type_t<health_state> in, health_state& out);
+
+/// Why the last check of a channel failed (`none` when it passed).
+enum class check_error : uint8_t {
+  none = 0,
+  refused = 1,         ///< ECONNREFUSED: nothing listens
+  timeout = 2,         ///< no answer within --check-timeout (or -t)
+  expect_mismatch = 3, ///< --check-expect: the first bytes differ
+  closed = 4,          ///< --check-expect: the peer closed first
+  reset = 5,           ///< ECONNRESET
+  unreachable = 6,     ///< no route to the host or network
+  failed = 7,          ///< any other error
+};
+
+/// The words `health` prints: "refused", "timeout", "expect mismatch"...
+std::string to_string(check_error x);
+bool from_integer(std::underlying_type_t<check_error> in, check_error& out);
+
 /// What a control_command does to its group.
 enum class verb : uint8_t {
   enable,
@@ -92,6 +115,18 @@ struct snapshot {
   uint64_t live_connections = 0;
   uint64_t accept_errors = 0;
   std::vector<channel_status> channels; ///< sorted by group, then channel
+};
+
+/// One row of `health`: what the checks say of a channel (its address and
+/// operator state are in the channel_status of the same group and index).
+struct health_row {
+  uint32_t group = 0;
+  uint32_t index = 0;
+  health_state state = health_state::unchecked;
+  uint32_t successes = 0; ///< consecutive passed checks
+  uint32_t failures = 0;  ///< consecutive failed checks
+  uint64_t seconds_since_change = 0;
+  check_error last_error = check_error::none;
 };
 
 /// A state-changing request for one group (the shell's current group).

@@ -24,20 +24,6 @@ std::error_code last_error() {
   return {errno, std::system_category()};
 }
 
-// Whether a non-blocking connect on `fd` has finished: false while it
-// runs, true once established or failed (`ec`). A zero-length send
-// answers in one syscall: 0 once established, EAGAIN while the handshake
-// runs, else why it failed.
-bool connect_finished(int fd, std::error_code& ec) {
-  ec.clear();
-  if (::send(fd, "", 0, MSG_NOSIGNAL) == 0)
-    return true;
-  if (would_block(errno))
-    return false;
-  ec = last_error();
-  return true;
-}
-
 } // namespace
 
 void connection::do_connect(const endpoint& target, slot_lease lease,
@@ -195,13 +181,14 @@ void connection::on_connect(std::error_code ec, bool channel_at_fault) {
   if (ec) {
     backend_.close();
     if (channel_at_fault)
-      lease_.fail();
+      lease_.fail(check_error_of(ec.value()));
     else
       lease_.release();
     if (done)
       done(connect_result::failed);
     return;
   }
+  lease_.connected();
   if (done)
     done(connect_result::connected);
   start_relay();

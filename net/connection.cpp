@@ -1,6 +1,7 @@
 #include "net/connection.hpp"
 
 #include <cassert>
+#include <sys/socket.h>
 
 #include <asio/post.hpp>
 
@@ -76,6 +77,17 @@ timer_type& connection::timer() {
   if (!timer_)
     timer_ = std::make_unique<timer_type>(ctx_.get_executor());
   return *timer_;
+}
+
+void connection::reset() {
+  if (phase_ == phase::closed)
+    return;
+  linger abortive{1, 0};
+  for (auto* side : {&client_, &backend_})
+    if (side->is_open())
+      ::setsockopt(side->fd(), SOL_SOCKET, SO_LINGER, &abortive,
+                   sizeof(abortive));
+  close();
 }
 
 void connection::close() {

@@ -91,6 +91,14 @@ public:
   /// Closes both sides (kill, a signal, -T, no channel left for the
   /// client): with a FIN, or a reset to a peer whose stream is cut short.
   void close();
+  /// Resets both peers and closes (--on-down shutdown: the channel is
+  /// down, whatever was in flight is cut, and both ends must know).
+  void reset();
+  /// Whether this connection holds (or is connecting on) a slot of
+  /// `channel` in `group`.
+  bool holds(uint32_t group, uint32_t channel) const {
+    return lease_ && lease_.group() == group && lease_.channel() == channel;
+  }
 
 private:
   // -- phases (connection.cpp) ------------------------------------------------

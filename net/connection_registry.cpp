@@ -1,8 +1,5 @@
 #include "net/connection_registry.hpp"
 
-#include <memory>
-#include <vector>
-
 #include <asio/post.hpp>
 
 #include "net/connection.hpp"
@@ -30,17 +27,29 @@ void connection_registry::remove(connection* c) {
     emptied_.notify_all();
 }
 
+std::vector<connection_ptr> connection_registry::live() {
+  std::vector<connection_ptr> all;
+  std::lock_guard<std::mutex> lock{mtx_};
+  for (auto* c = head_; c != nullptr; c = c->next_)
+    if (auto sp = c->weak_from_this().lock())
+      all.push_back(std::move(sp));
+  return all;
+}
+
 std::size_t connection_registry::close_all() {
-  std::vector<connection_ptr> live;
-  {
-    std::lock_guard<std::mutex> lock{mtx_};
-    for (auto* c = head_; c != nullptr; c = c->next_)
-      if (auto sp = c->weak_from_this().lock())
-        live.push_back(std::move(sp));
-  }
-  for (auto& c : live)
+  auto all = live();
+  for (auto& c : all)
     asio::post(c->executor(), [c] { c->close(); });
-  return live.size();
+  return all.size();
+}
+
+void connection_registry::reset_channel(uint32_t group, uint32_t channel) {
+  // The lease is the io thread's to read: each connection checks there.
+  for (auto& c : live())
+    asio::post(c->executor(), [c, group, channel] {
+      if (c->holds(group, channel))
+        c->reset();
+    });
 }
 
 std::size_t connection_registry::size() {

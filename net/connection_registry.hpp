@@ -6,6 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
 #include <mutex>
 
 namespace balance::net {
@@ -19,12 +22,17 @@ public:
   /// Posts close() to every live connection (each on its own io thread);
   /// returns how many.
   std::size_t close_all();
+  /// Posts reset() to every live connection that holds a slot of
+  /// `channel` in `group` (--on-down shutdown).
+  void reset_channel(uint32_t group, uint32_t channel);
   std::size_t size();
   /// Waits until no connection is left or `deadline` passes; true when
   /// none is left.
   bool wait_empty(std::chrono::steady_clock::time_point deadline);
 
 private:
+  std::vector<std::shared_ptr<connection>> live();
+
   std::mutex mtx_;
   std::condition_variable emptied_;
   connection* head_ = nullptr; ///< an intrusive list through the connections

@@ -40,7 +40,7 @@ struct actor_fixture : test_coordinator_fixture<protocol_config> {
       for (uint32_t c = 0; c < channels; ++c)
         policy.add(channel_address(g, c), 0);
       directory->set_actor(g, sys.spawn(scheduler, g, std::move(policy),
-                                        directory.get()));
+                                        directory.get(), scheduler_hooks{}));
     }
     run();
   }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "core/group_policy.hpp"
@@ -16,6 +17,8 @@ struct leasing_group : balance::group_policy, balance::group_owner {
   std::vector<balance::slot_lease> held;
   /// Failed connects the owner heard of and has not marked yet.
   mutable std::vector<uint32_t> reported;
+  /// Runs of clients' failed connects (--observe) heard of: channel, length.
+  mutable std::vector<std::pair<uint32_t, uint32_t>> observed;
 
   leasing_group() { set_owner(this, 0); }
   /// A published copy of `owner` (whose owner it keeps), holding nothing.
@@ -28,6 +31,10 @@ struct leasing_group : balance::group_policy, balance::group_owner {
 
   void channel_failed(uint32_t, uint32_t channel) const override {
     reported.push_back(channel);
+  }
+  void channel_observed(uint32_t, uint32_t channel, uint32_t consecutive,
+                        balance::check_error) const override {
+    observed.emplace_back(channel, consecutive);
   }
 
   /// group_policy::pick, keeping the lease; the channel granted.
@@ -47,10 +54,20 @@ struct leasing_group : balance::group_policy, balance::group_owner {
   /// Ends the oldest held lease of `channel` with a failed connect; the
   /// owner then marks what it heard of, as the scheduler does.
   void fail(uint32_t channel) {
-    take(channel).fail();
+    take(channel).fail(balance::check_error::refused);
     for (auto c : reported)
       mark_failed(c);
     reported.clear();
+    for (auto [c, n] : observed)
+      on_observed(c, n, balance::check_error::refused,
+                  balance::health_clock::now());
+    observed.clear();
+  }
+
+  /// The oldest held lease of `channel` connected (and then closed).
+  void connect(uint32_t channel) {
+    auto lease = take(channel);
+    lease.connected();
   }
 
   /// Sum of c over the group.
