@@ -82,4 +82,70 @@ CAF_TEST(show lists the channels of the group as they are now) {
   CAF_CHECK_EQUAL((*rows)[1].current, 0u);
 }
 
+CAF_TEST(health results are published once they change state and call the hooks) {
+  auto dir = std::make_shared<group_directory>(1);
+  group_policy policy;
+  policy.health.active = true;
+  policy.health.rise = 2;
+  policy.health.fall = 2;
+  policy.add(channel_address(0, 0), 0);
+  policy.add(channel_address(0, 1), 0);
+  std::vector<uint32_t> resets;
+  std::vector<uint32_t> created;
+  scheduler_hooks hooks;
+  hooks.reset_channel = [&](uint32_t, uint32_t c) { resets.push_back(c); };
+  hooks.channel_created = [&](uint32_t, uint32_t c) { created.push_back(c); };
+  dir->set_actor(0, sys.spawn(scheduler, uint32_t{0}, policy, dir.get(),
+                              hooks));
+  run();
+  auto refused = static_cast<uint8_t>(check_error::refused);
+  auto first = dir->view(0);
+  CAF_CHECK_EQUAL(first->channels()[1].health.state, health_state::up);
+  // The data path's way: the check sink is the directory.
+  dir->channel_checked(0, 1, false, check_error::refused);
+  dispatch();
+  CAF_CHECK(dir->view(0) == first); // one failure: no change, no publish
+  self->send(dir->actor(0), checked_atom::value, uint32_t{1}, false, refused);
+  dispatch();
+  auto down = dir->view(0);
+  CAF_CHECK(down != first);
+  CAF_CHECK(down->channels()[1].health.down());
+  CAF_CHECK(!down->channels()[1].in_rotation());
+  CAF_CHECK(down->channels()[1].enabled()); // the operator's state stands
+  CAF_CHECK_EQUAL(resets, std::vector<uint32_t>{1});
+  auto rows = ask<std::vector<health_row>>(dir->actor(0), health_atom::value);
+  CAF_REQUIRE(rows);
+  CAF_REQUIRE_EQUAL(rows->size(), 2u);
+  CAF_CHECK_EQUAL((*rows)[1].state, health_state::down);
+  CAF_CHECK_EQUAL((*rows)[1].failures, 2u);
+  CAF_CHECK_EQUAL((*rows)[1].last_error, check_error::refused);
+  CAF_CHECK_EQUAL((*rows)[0].state, health_state::up);
+  // enable does not bring it back while checks run; two passes do.
+  CAF_CHECK_EQUAL(ask<int32_t>(dir->actor(0), command_atom::value,
+                               command(verb::enable, 1)),
+                  static_cast<int32_t>(reply::already));
+  CAF_CHECK(dir->view(0)->channels()[1].health.down());
+  for (int i = 0; i < 2; ++i)
+    self->send(dir->actor(0), checked_atom::value, uint32_t{1}, true,
+               uint8_t{0});
+  dispatch();
+  CAF_CHECK_EQUAL(dir->view(0)->channels()[1].health.state, health_state::up);
+  // A created channel is checked from now on.
+  auto create = command(verb::create);
+  create.host = "10.0.0.9";
+  create.port = "80";
+  CAF_CHECK_EQUAL(ask<int32_t>(dir->actor(0), command_atom::value, create),
+                  static_cast<int32_t>(reply::ok));
+  CAF_CHECK_EQUAL(created, std::vector<uint32_t>{2});
+  // A result for a channel the group does not have changes nothing.
+  auto before = dir->view(0);
+  self->send(dir->actor(0), checked_atom::value, uint32_t{9}, false, refused);
+  self->send(dir->actor(0), observed_atom::value, uint32_t{0}, uint32_t{5},
+             refused); // no --observe
+  dispatch();
+  CAF_CHECK(dir->view(0) == before);
+  caf::anon_send_exit(dir->actor(0), caf::exit_reason::user_shutdown);
+  run();
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -60,6 +60,8 @@ TEST_CASE("abbreviations match the first command in 3.54's order",
     {"sh", command_kind::show},
     {"h", command_kind::help},
     {"he", command_kind::help},
+    {"hea", command_kind::health},
+    {"health", command_kind::health},
     {"k", command_kind::kill},
     {"d 1", command_kind::disable},
     {"dis 1", command_kind::disable},
@@ -94,7 +96,7 @@ TEST_CASE("the command names come in 3.54's matching order with ours last",
         == std::vector<std::string>{
           "quit", "show", "help", "?", "kill", "disable", "group", "reset",
           "enable", "create", "assign", "maxc", "mrtg-bytes", "mrtg-conns",
-          "version", "hash", "rr", "metrics"});
+          "version", "hash", "rr", "metrics", "health"});
 }
 
 TEST_CASE("a word that is no command's prefix is a syntax error",

@@ -349,7 +349,13 @@ TEST_CASE("metrics is valid Prometheus text: comments or name{labels} value",
   auto snap = example_snapshot();
   snap.channels.push_back(row(4, 0, "2001:db8::1", 443, 0, 0, 0, 0, 0,
                               group_type::hash, channel_state::auto_disabled));
-  auto text = format_metrics(snap);
+  // With health rows: one channel up, one down, the rest unchecked.
+  std::vector<health_row> health(2);
+  health[0].state = health_state::up;
+  health[1].group = 1;
+  health[1].state = health_state::down;
+  health[1].failures = 3;
+  auto text = format_metrics(snap, &health);
   REQUIRE(!text.empty());
   CHECK(text.back() == '\n');
 
@@ -503,4 +509,83 @@ TEST_CASE("the remaining reply codes have their own texts", "[format][reply]") {
         == "unknown group\n");
   CHECK(format_reply(cmd("create 10.0.0.1 80"), 0, reply::no_slots)
         == "no channel slots available\n");
+}
+
+// -- health ---------------------------------------------------------------------
+
+namespace {
+
+std::vector<health_row> example_health() {
+  std::vector<health_row> rows(3);
+  rows[0].state = health_state::up;
+  rows[0].successes = 7;
+  rows[0].seconds_since_change = 12;
+  rows[1].group = 1;
+  rows[1].state = health_state::down;
+  rows[1].failures = 3;
+  rows[1].seconds_since_change = 4;
+  rows[1].last_error = check_error::expect_mismatch;
+  rows[2].group = 2;
+  rows[2].state = health_state::unchecked;
+  return rows;
+}
+
+} // namespace
+
+TEST_CASE("health prints a row per channel with state, run, age and error",
+          "[format][health]") {
+  auto text = format_health(example_snapshot(), example_health());
+  auto lines = lines_of(text);
+  REQUIRE(lines.size() == 6);
+  CHECK(lines[0]
+        == "GRP  #   S       ip-address  port health succ fail   since error");
+  CHECK(lines[1]
+        == "  0  0 ENA        127.0.0.1 22003     up    7    0      12 -");
+  CHECK(lines[2]
+        == "  1  0 ENA        127.0.0.1 22003   down    0    3       4 "
+           "expect mismatch");
+  CHECK(lines[3]
+        == "  2  0 ENA        127.0.0.1 22003      -    0    0       0 -");
+  // Channel 2/1 has no row (created between the two requests): unchecked.
+  CHECK(lines[4]
+        == "  2  1 ENA        127.0.0.1 22003      -    0    0       0 -");
+}
+
+TEST_CASE("show json carries health only when the daemon gave it",
+          "[format][health]") {
+  auto without = nlohmann::json::parse(format_json(example_snapshot()));
+  CHECK_FALSE(without["groups"][0]["channels"][0].contains("health"));
+  auto health = example_health();
+  auto doc = nlohmann::json::parse(format_json(example_snapshot(), &health));
+  auto& up = doc["groups"][0]["channels"][0];
+  CHECK(up["health"] == "up");
+  CHECK(up["check_successes"] == 7);
+  CHECK(up["health_changed_seconds_ago"] == 12);
+  CHECK(up["last_check_error"] == "");
+  auto& down = doc["groups"][1]["channels"][0];
+  CHECK(down["health"] == "down");
+  CHECK(down["check_failures"] == 3);
+  CHECK(down["last_check_error"] == "expect mismatch");
+  CHECK(doc["groups"][2]["channels"][0]["health"] == "unchecked");
+}
+
+TEST_CASE("metrics gives balance_channel_healthy for checked channels only",
+          "[format][health]") {
+  auto health = example_health();
+  auto text = format_metrics(example_snapshot(), &health);
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_healthy{group="0",channel="0",address="127.0.0.1",port="22003"} 1)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_healthy{group="1",channel="0",address="127.0.0.1",port="22003"} 0)"));
+  CHECK_THAT(
+    text,
+    Contains(
+      R"(balance_channel_check_failures{group="1",channel="0",address="127.0.0.1",port="22003"} 3)"));
+  CHECK(text.find(R"(balance_channel_healthy{group="2")") == std::string::npos);
+  CHECK(format_metrics(example_snapshot()).find("balance_channel_healthy")
+        == std::string::npos);
 }

@@ -777,3 +777,71 @@ TEST_CASE("the sysexits codes are the ones 3.54 uses", "[options]") {
   CHECK(ex_unavailable == 69);
   CHECK(ex_oserr == 71);
 }
+
+// -- health checks -------------------------------------------------------------
+
+TEST_CASE("without check options nothing is checked, as 3.54", "[options]") {
+  auto o = parse_ok({"8080", "a:80"});
+  CHECK(o.checks.interval.count() == 0);
+  CHECK_FALSE(o.checks.observe);
+  CHECK_FALSE(o.checks.shutdown_on_down);
+  CHECK(o.checks.rise == 2);
+  CHECK(o.checks.fall == 3);
+}
+
+TEST_CASE("check options take fractional seconds, counts and escaped strings",
+          "[options]") {
+  auto o = parse_ok({"--check-interval", "0.5", "--check-timeout", "0.25",
+                     "--rise", "4", "--fall", "1", "--check-send",
+                     "PING\\r\\n", "--check-expect", "+PONG", "--observe",
+                     "--on-down", "shutdown", "8080", "a:80"});
+  CHECK(o.checks.interval == std::chrono::milliseconds(500));
+  CHECK(o.checks.timeout == std::chrono::milliseconds(250));
+  CHECK(o.checks.rise == 4);
+  CHECK(o.checks.fall == 1);
+  CHECK(o.checks.send == "PING\r\n");
+  CHECK(o.checks.expect == "+PONG");
+  CHECK(o.checks.observe);
+  CHECK(o.checks.shutdown_on_down);
+}
+
+TEST_CASE("the check timeout defaults to the smaller of interval and -t",
+          "[options]") {
+  auto o = parse_ok({"--check-interval", "10", "-t", "3", "8080", "a:80"});
+  CHECK(o.checks.timeout == std::chrono::seconds(3));
+  o = parse_ok({"--check-interval", "0.2", "8080", "a:80"});
+  CHECK(o.checks.timeout == std::chrono::milliseconds(200));
+}
+
+TEST_CASE("observe and on-down shutdown work without active checks",
+          "[options]") {
+  auto o = parse_ok({"--observe", "--on-down", "shutdown", "8080", "a:80"});
+  CHECK(o.checks.observe);
+  CHECK(o.checks.interval.count() == 0);
+}
+
+TEST_CASE("bad check options are usage errors naming the option",
+          "[options]") {
+  auto names = [](std::vector<std::string> args, const std::string& option) {
+    auto err = parse_err(std::move(args));
+    CHECK(err.code == ex_usage);
+    CHECK(err.message.find(option) != std::string::npos);
+  };
+  names({"--check-interval", "-1", "8080", "a"}, "--check-interval");
+  names({"--check-interval", "0.0001", "8080", "a"}, "--check-interval");
+  names({"--check-interval", "1.", "8080", "a"}, "--check-interval");
+  names({"--check-interval", "fast", "8080", "a"}, "--check-interval");
+  names({"--check-interval", "0.001", "8080", "a"}, "--check-interval");
+  names({"--check-interval", "1", "--check-timeout", "0", "8080", "a"},
+        "--check-timeout");
+  names({"--rise", "0", "8080", "a"}, "--rise");
+  names({"--fall", "1001", "8080", "a"}, "--fall");
+  names({"--check-interval", "1", "--check-send", "a\\q", "8080", "a"},
+        "--check-send");
+  names({"--check-interval", "1", "--check-expect", "", "8080", "a"},
+        "--check-expect");
+  names({"--on-down", "restart", "8080", "a"}, "--on-down");
+  names({"--check-send", "x", "8080", "a"}, "--check-send");
+  names({"--check-timeout", "1", "8080", "a"}, "--check-timeout");
+  names({"--on-down", "shutdown", "8080", "a"}, "--on-down");
+}
