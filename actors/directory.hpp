@@ -38,11 +38,10 @@ public:
                    static_cast<uint8_t>(why));
   }
 
-  /// A health check's result, from the io thread that ran it.
-  void channel_checked(uint32_t group, uint32_t channel, bool passed,
-                       check_error why) const override {
-    caf::anon_send(actors_[group], checked_atom::value, channel, passed,
-                   static_cast<uint8_t>(why));
+  /// Health checks' results, from the io thread that ran them.
+  void channels_checked(uint32_t group,
+                        std::vector<check_result> results) const override {
+    caf::anon_send(actors_[group], checked_atom::value, std::move(results));
   }
 
 private:

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "core/health.hpp"
 #include "core/vocabulary.hpp"
 
 namespace balance {
@@ -60,6 +61,13 @@ typename Inspector::result_type inspect(Inspector& f, health_row& x) {
            x.successes, x.failures, x.seconds_since_change, x.last_error);
 }
 
+// In-process only, registered all the same: CAF names a message's types
+// by their registered names.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, check_result& x) {
+  return f(caf::meta::type_name("check_result"), x.channel, x.passed, x.why);
+}
+
 /// Registers every type that crosses the middleman; both sides call it.
 inline void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<channel_status>("balance::channel_status");
@@ -68,6 +76,8 @@ inline void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<health_row>("balance::health_row");
   cfg.add_message_type<std::vector<health_row>>(
     "std::vector<balance::health_row>");
+  cfg.add_message_type<std::vector<check_result>>(
+    "std::vector<balance::check_result>");
 }
 
 /// The error a request with a missing or wrong secret gets.
@@ -113,12 +123,12 @@ using observed_atom = caf::atom_constant<caf::atom("observed")>;
 /// One per group: the only writer of that group's configuration, which it
 /// publishes to the group_directory after every change. Sessions pick from
 /// that copy on their io thread; a failed connect under -a is reported
-/// here (`failed`, the channel), and so is every health check's result
-/// (`checked`: channel, passed, check_error) and a run of clients' failed
-/// connects under --observe (`observed`: channel, how many, check_error).
+/// here (`failed`, the channel), and so are the health checks' results
+/// (`checked`, a batch) and a run of clients' failed connects under
+/// --observe (`observed`: channel, how many, check_error).
 using scheduler_actor = caf::typed_actor<
   caf::reacts_to<failed_atom, uint32_t>,
-  caf::reacts_to<checked_atom, uint32_t, bool, uint8_t>,
+  caf::reacts_to<checked_atom, std::vector<check_result>>,
   caf::reacts_to<observed_atom, uint32_t, uint32_t, uint8_t>,
   caf::replies_to<show_atom>::with<std::vector<channel_status>>,
   caf::replies_to<health_atom>::with<std::vector<health_row>>,

@@ -52,16 +52,19 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
                   + st.policy.channels()[index].target.to_string()
                   + ") autodisabled after a failed connect");
     },
-    [=](checked_atom, uint32_t index, bool passed, uint8_t raw_why) {
+    [=](checked_atom, const std::vector<check_result>& results) {
       auto& st = self->state;
-      auto why = error_from(raw_why);
-      if (!st.policy.on_check(index, passed, why, health_clock::now()))
-        return;
-      auto& h = st.policy.channels()[index].health;
-      st.on_health_changed(
-        index, h.down() ? plural(h.failures, "consecutive check") + " failed ("
-                            + to_string(why) + ")"
-                        : plural(h.successes, "consecutive check") + " passed");
+      auto now = health_clock::now();
+      for (auto& r : results) {
+        if (!st.policy.on_check(r.channel, r.passed, r.why, now))
+          continue;
+        auto& h = st.policy.channels()[r.channel].health;
+        st.on_health_changed(
+          r.channel, h.down() ? plural(h.failures, "consecutive check")
+                                  + " failed (" + to_string(r.why) + ")"
+                              : plural(h.successes, "consecutive check")
+                                  + " passed");
+      }
     },
     [=](observed_atom, uint32_t index, uint32_t consecutive, uint8_t raw_why) {
       auto& st = self->state;

@@ -115,6 +115,7 @@ make_health_checks(const options& opts, net::io_pool& pool,
   settings.send = opts.checks.send;
   settings.expect = opts.checks.expect;
   settings.out_bind = opts.out_bind;
+  settings.rise = opts.checks.rise;
   return std::make_unique<net::health_checks>(pool, dir, *dir,
                                               std::move(settings));
 }

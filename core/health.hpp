@@ -25,6 +25,13 @@ struct health_rules {
   bool checked() const { return active || observe; }
 };
 
+/// One active check's outcome, as the io thread that ran it reports it.
+struct check_result {
+  uint32_t channel = 0;
+  bool passed = false;
+  check_error why = check_error::none;
+};
+
 /// One channel's health: the state and the run of results behind it.
 struct channel_health {
   health_state state = health_state::unchecked;

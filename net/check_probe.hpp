@@ -38,14 +38,19 @@ public:
   uint32_t channel() const { return channel_; }
   bool running() const { return phase_ != phase::idle; }
 
-  /// Starts a check of `target`, due to end by `deadline`. It may end
-  /// before this returns (on loopback a plain connect check does).
-  void do_check(const endpoint& target, clock::time_point deadline);
+  /// Starts a check of `target`. It may end before this returns (on
+  /// loopback a plain connect check does).
+  void do_check(const endpoint& target);
   /// The deadline passed while running: ends the check as timed out.
   void on_deadline();
 
   /// When the running check must end; when the next is due once idle.
   clock::time_point due;
+  /// When the last check started.
+  clock::time_point started;
+  /// Passes still to report at once after a failure (they may bring the
+  /// channel up).
+  uint32_t urgent_passes = 0;
   /// Counts scheduled deadlines, so a stale one in the queue is ignored.
   uint64_t generation = 0;
 

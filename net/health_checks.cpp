@@ -1,7 +1,9 @@
 #include "net/health_checks.hpp"
 
 #include <algorithm>
+#include <map>
 #include <queue>
+#include <utility>
 #include <random>
 
 #include <asio/post.hpp>
@@ -14,8 +16,9 @@ namespace balance::net {
 using clock = std::chrono::steady_clock;
 
 /// The probes of one io thread behind one timer: a queue of deadlines
-/// (the next check of an idle probe, the end of a running one), of which
-/// everything due within a small slack runs on one wake-up.
+/// (the next check of an idle probe, the end of a running one), each
+/// rounded up to a tick so that one wake-up runs every probe due then,
+/// and the results of each tick sent as one message per group.
 class check_thread {
 public:
   check_thread(asio::io_context& ctx,
@@ -25,9 +28,12 @@ public:
     : ctx_(ctx), groups_(std::move(groups)), sink_(sink),
       settings_(std::move(settings)), timer_(ctx.get_executor()),
       rng_(std::random_device{}()) {
-    // Probes due this close together share a wake-up: at 0.5 s, 2.5 ms.
-    slack_ = std::min<clock::duration>(settings_->interval / 200,
-                                       std::chrono::milliseconds(10));
+    // A tenth of the interval, between 1 and 100 ms: at 0.5 s the thread
+    // wakes 20 times a second however many channels it checks, and a
+    // check is late by at most what the jitter moves it anyway.
+    tick_ = std::clamp<clock::duration>(settings_->interval / 10,
+                                        std::chrono::milliseconds(1),
+                                        std::chrono::milliseconds(100));
   }
 
   /// Starts checking a channel, first at `first` (on this io thread).
@@ -48,9 +54,13 @@ private:
     bool operator>(const entry& other) const { return at > other.at; }
   };
 
-  /// `p` is next due at `at` (a check, or the end of the running one);
-  /// any earlier entry of p's in the queue is stale from now on.
+  /// `p` is next due at `at` (a check, or the end of the running one),
+  /// rounded up to the next tick; any earlier entry of p's in the queue is
+  /// stale from now on.
   void schedule(check_probe& p, clock::time_point at) {
+    auto since_epoch = at.time_since_epoch();
+    at = clock::time_point(((since_epoch + tick_ - clock::duration(1)) / tick_)
+                           * tick_);
     p.due = at;
     queue_.push({at, &p, ++p.generation});
     if (at < armed_for_)
@@ -68,7 +78,8 @@ private:
       return; // re-armed for an earlier time: that wait runs instead
     armed_for_ = clock::time_point::max();
     auto now = clock::now();
-    while (!queue_.empty() && queue_.top().at <= now + slack_) {
+    in_tick_ = true;
+    while (!queue_.empty() && queue_.top().at <= now) {
       auto e = queue_.top();
       queue_.pop();
       if (e.generation != e.probe->generation)
@@ -76,35 +87,70 @@ private:
       if (e.probe->running())
         e.probe->on_deadline();
       else
-        start_check(*e.probe, now);
+        start_check(*e.probe, e.at);
     }
+    in_tick_ = false;
+    if (urgent_ || now - last_flush_ >= batch_period)
+      flush(now);
     if (!queue_.empty() && queue_.top().at < armed_for_)
       do_wait(queue_.top().at);
   }
 
+  /// Starts `p`'s check, due at the tick `now`.
   void start_check(check_probe& p, clock::time_point now) {
     auto view = groups_->view(p.group());
     if (p.channel() >= view->channels().size())
       return; // no such channel (never happens: channels are not removed)
     // The deadline goes in the queue first: the check may end at once
     // (on loopback it does), and then its next one replaces it.
-    auto deadline = now + settings_->timeout;
-    schedule(p, deadline);
-    p.do_check(view->channels()[p.channel()].target, deadline);
+    p.started = now;
+    schedule(p, now + settings_->timeout);
+    p.do_check(view->channels()[p.channel()].target);
   }
 
   void on_finished(check_probe& p, check_outcome outcome, check_error why) {
-    if (outcome != check_outcome::skipped)
-      sink_.channel_checked(p.group(), p.channel(),
-                            outcome == check_outcome::passed, why);
+    if (outcome != check_outcome::skipped) {
+      bool passed = outcome == check_outcome::passed;
+      results_[p.group()].push_back({p.channel(), passed, why});
+      if (!passed) {
+        p.urgent_passes = settings_->rise;
+        urgent_ = true;
+      } else if (p.urgent_passes > 0) {
+        --p.urgent_passes;
+        urgent_ = true;
+      }
+      // An urgent result of a check that ended on its socket's events
+      // (not within a tick) goes once this handler is done, with any
+      // others that end so.
+      if (urgent_ && !in_tick_ && !flush_posted_) {
+        flush_posted_ = true;
+        asio::post(ctx_, [this] {
+          flush_posted_ = false;
+          flush(clock::now());
+        });
+      }
+    }
     // The next one an interval after this one started, give or take a
-    // tenth, so that checks begun together drift apart.
+    // tenth, so that checks begun together drift apart; half a tick
+    // early, as schedule() rounds up to the next tick.
     std::uniform_real_distribution<double> jitter(0.9, 1.1);
     auto interval = std::chrono::duration_cast<clock::duration>(
       settings_->interval * jitter(rng_));
-    auto start = p.due - settings_->timeout;
-    schedule(p, std::max(start + interval, clock::now()));
+    schedule(p, std::max(p.started + interval - tick_ / 2, clock::now()));
   }
+
+  /// Sends what the checks found since the last flush, a message per group.
+  void flush(clock::time_point now) {
+    for (auto& [group, results] : results_)
+      if (!results.empty())
+        sink_.channels_checked(group, std::exchange(results, {}));
+    urgent_ = false;
+    last_flush_ = now;
+  }
+
+  /// How long results that change nothing may wait (the `health` table's
+  /// counters lag by as much).
+  static constexpr auto batch_period = std::chrono::milliseconds(250);
 
   asio::io_context& ctx_;
   std::shared_ptr<const published_groups> groups_;
@@ -114,7 +160,12 @@ private:
   std::priority_queue<entry, std::vector<entry>, std::greater<entry>> queue_;
   timer_type timer_;
   clock::time_point armed_for_ = clock::time_point::max();
-  clock::duration slack_{};
+  clock::duration tick_{};
+  std::map<uint32_t, std::vector<check_result>> results_; ///< by group
+  bool in_tick_ = false;
+  bool urgent_ = false; ///< a result in results_ may change a state
+  clock::time_point last_flush_{};
+  bool flush_posted_ = false;
   std::mt19937 rng_;
 };
 

@@ -5,11 +5,18 @@
 // scheduler actor, which keeps the rise/fall state and publishes).
 //
 // No thread per check and no blocking call: each io thread keeps its
-// probes in one deadline queue behind one timer and runs every probe that
-// is due, then waits for the next; a probe is a non-blocking connect
-// whose socket joins the epoll set only when the handshake did not finish
+// probes in one deadline queue behind one timer, whose deadlines fall on
+// ticks of a tenth of the interval (50 ms at 0.5 s), and on each tick
+// runs every probe that is due. A probe is a non-blocking connect whose
+// socket joins the epoll set only when the handshake did not finish
 // inside connect() (on loopback it does). The socket is closed with a
 // reset (SO_LINGER 0) so that the destination logs no session.
+//
+// Results go to the schedulers in batches, a message per group: at the
+// end of a tick when one of them may change a channel's state (a failure,
+// or one of the first --rise passes after one), else every 250 ms. A
+// message per check cost a CAF worker's wake-up each and five times the
+// CPU (bench/health_checks.py).
 #pragma once
 
 #include <atomic>
@@ -22,18 +29,19 @@
 
 #include "core/endpoint.hpp"
 #include "core/failover.hpp"
+#include "core/health.hpp"
 #include "core/vocabulary.hpp"
 #include "net/io_pool.hpp"
 
 namespace balance::net {
 
-/// Hears every check's result, on the io thread that ran it (must not
-/// block: the scheduler's mailbox).
+/// Hears the checks' results, a batch per group at a time, on the io
+/// thread that ran them (must not block: the scheduler's mailbox).
 class check_sink {
 public:
   virtual ~check_sink() = default;
-  virtual void channel_checked(uint32_t group, uint32_t channel, bool passed,
-                               check_error why) const = 0;
+  virtual void channels_checked(uint32_t group,
+                                std::vector<check_result> results) const = 0;
 };
 
 struct check_settings {
@@ -42,6 +50,9 @@ struct check_settings {
   std::string send;                      ///< --check-send (unescaped)
   std::string expect;                    ///< --check-expect (unescaped)
   std::optional<endpoint> out_bind;      ///< -B, as clients' connects
+  /// --rise: after a failure, this many passes are reported at once (they
+  /// may bring a channel up); other passes wait for the next batch.
+  uint32_t rise = 2;
 };
 
 class check_thread;

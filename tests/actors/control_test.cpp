@@ -59,7 +59,7 @@ silent_scheduler(scheduler_actor::stateful_pointer<silent_state> self) {
       self->state.held.push_back(rp);
       return rp;
     },
-    [=](checked_atom, uint32_t, bool, uint8_t) {},
+    [=](checked_atom, const std::vector<check_result>&) {},
     [=](observed_atom, uint32_t, uint32_t, uint8_t) {},
     [=](health_atom) { return std::vector<health_row>{}; },
     [=](command_atom, const control_command&) -> int32_t { return 0; },

@@ -102,10 +102,14 @@ CAF_TEST(health results are published once they change state and call the hooks)
   auto first = dir->view(0);
   CAF_CHECK_EQUAL(first->channels()[1].health.state, health_state::up);
   // The data path's way: the check sink is the directory.
-  dir->channel_checked(0, 1, false, check_error::refused);
+  auto failed = [](uint32_t channel) {
+    return check_result{channel, false, check_error::refused};
+  };
+  dir->channels_checked(0, {failed(1), {0, true, check_error::none}});
   dispatch();
   CAF_CHECK(dir->view(0) == first); // one failure: no change, no publish
-  self->send(dir->actor(0), checked_atom::value, uint32_t{1}, false, refused);
+  self->send(dir->actor(0), checked_atom::value,
+             std::vector<check_result>{failed(1)});
   dispatch();
   auto down = dir->view(0);
   CAF_CHECK(down != first);
@@ -125,9 +129,9 @@ CAF_TEST(health results are published once they change state and call the hooks)
                                command(verb::enable, 1)),
                   static_cast<int32_t>(reply::already));
   CAF_CHECK(dir->view(0)->channels()[1].health.down());
-  for (int i = 0; i < 2; ++i)
-    self->send(dir->actor(0), checked_atom::value, uint32_t{1}, true,
-               uint8_t{0});
+  check_result passed{1, true, check_error::none};
+  self->send(dir->actor(0), checked_atom::value,
+             std::vector<check_result>{passed, passed});
   dispatch();
   CAF_CHECK_EQUAL(dir->view(0)->channels()[1].health.state, health_state::up);
   // A created channel is checked from now on.
@@ -139,7 +143,8 @@ CAF_TEST(health results are published once they change state and call the hooks)
   CAF_CHECK_EQUAL(created, std::vector<uint32_t>{2});
   // A result for a channel the group does not have changes nothing.
   auto before = dir->view(0);
-  self->send(dir->actor(0), checked_atom::value, uint32_t{9}, false, refused);
+  self->send(dir->actor(0), checked_atom::value,
+             std::vector<check_result>{failed(9)});
   self->send(dir->actor(0), observed_atom::value, uint32_t{0}, uint32_t{5},
              refused); // no --observe
   dispatch();

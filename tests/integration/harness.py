@@ -393,8 +393,8 @@ def _port_from_args(args):
         if a == "--":
             return args[i + 1] if i + 1 < len(args) else None
         if a.startswith("--"):
-            if "=" not in a and a not in ("--insecure-control",):
-                i += 1  # long options take a value
+            if "=" not in a and a not in ("--insecure-control", "--observe"):
+                i += 1  # long options take a value, but these two
         elif a.startswith("-") and len(a) > 1:
             if a in value_opts:
                 i += 1
