@@ -1,6 +1,7 @@
 // Turns the daemon's structured replies into text: 3.54's exact show
-// table, version lines, MRTG blocks and one-line replies, plus JSON and
-// the Prometheus text exposition. Pure, unit-tested against 3.54's texts.
+// table, version lines, MRTG blocks and one-line replies (format.cpp),
+// plus JSON, the Prometheus text exposition and the health table
+// (format_export.cpp). Pure, unit-tested against 3.54's texts.
 #pragma once
 
 #include <string>
@@ -10,6 +11,13 @@
 #include "core/vocabulary.hpp"
 
 namespace balance::cli {
+
+/// snprintf into a string (at most 511 characters).
+std::string printf_string(const char* fmt, ...)
+  __attribute__((format(printf, 1, 2)));
+
+/// Whether `show` says ENA: enabled by the operator and not autodisabled.
+bool is_enabled(const channel_status& ch);
 
 /// A group's type as `show` (and -d) spell it: "RR" or "Hash".
 const char* show_name(group_type type);
