@@ -87,7 +87,7 @@ private:
       if (e.probe->running())
         e.probe->on_deadline();
       else
-        start_check(*e.probe, e.at);
+        start_check(*e.probe, e.at, now);
     }
     in_tick_ = false;
     if (urgent_ || now - last_flush_ >= batch_period)
@@ -96,14 +96,17 @@ private:
       do_wait(queue_.top().at);
   }
 
-  /// Starts `p`'s check, due at the tick `now`.
-  void start_check(check_probe& p, clock::time_point now) {
+  /// Starts `p`'s check, due at the tick `due`, at `now`: the next one
+  /// keeps the cadence, this one gets its whole timeout however late the
+  /// thread woke.
+  void start_check(check_probe& p, clock::time_point due,
+                   clock::time_point now) {
     auto view = groups_->view(p.group());
     if (p.channel() >= view->channels().size())
       return; // no such channel (never happens: channels are not removed)
     // The deadline goes in the queue first: the check may end at once
     // (on loopback it does), and then its next one replaces it.
-    p.started = now;
+    p.started = due;
     schedule(p, now + settings_->timeout);
     p.do_check(view->channels()[p.channel()].target);
   }
