@@ -92,11 +92,14 @@ std::variant<std::vector<target>, int> remote_targets(const options& opts) {
   return out;
 }
 
+} // namespace
+
 /// Through the instance's control gate, then BASP over the same socket.
 std::optional<control_actor>
-connect(caf::scoped_actor& self, net::control_link& link, const target& t,
-        const std::shared_ptr<asio::ssl::context>& tls, std::string& error,
-        bool& refused) {
+connect_target(caf::scoped_actor& self, net::control_link& link,
+               const target& t,
+               const std::shared_ptr<asio::ssl::context>& tls,
+               std::string& error, bool& refused) {
   auto dialled = t.socket.empty()
                    ? link.dial_tcp(t.host, t.port, t.secret, tls,
                                    connect_timeout)
@@ -115,37 +118,48 @@ connect(caf::scoped_actor& self, net::control_link& link, const target& t,
   return ctl;
 }
 
-} // namespace
+std::variant<std::vector<target>, int> find_targets(const options& opts) {
+  if (!opts.control_endpoints.empty())
+    return remote_targets(opts);
+  auto t = local_target(opts);
+  if (auto* rc = std::get_if<int>(&t))
+    return *rc;
+  return std::vector<target>{std::get<target>(std::move(t))};
+}
 
-int run_control(const options& opts) {
-  std::vector<target> targets;
-  if (opts.control_endpoints.empty()) {
-    auto t = local_target(opts);
-    if (auto* rc = std::get_if<int>(&t))
-      return *rc;
-    targets.push_back(std::get<target>(std::move(t)));
-  } else {
-    auto ts = remote_targets(opts);
-    if (auto* rc = std::get_if<int>(&ts))
-      return *rc;
-    targets = std::get<std::vector<target>>(std::move(ts));
-  }
+std::variant<std::shared_ptr<asio::ssl::context>, int>
+client_tls(const options& opts) {
   // One TLS identity for the whole call: the operator's files for
   // --control (local control goes through the instance's socket).
-  std::shared_ptr<asio::ssl::context> tls;
-  if (!opts.control_endpoints.empty() && opts.tls.any()) {
-    auto files = opts.tls;
-    std::string error;
-    tls = net::make_tls_context(files, net::tls_role::client, error);
-    if (!tls) {
-      complain(error);
-      return ex_config;
-    }
+  if (opts.control_endpoints.empty() || !opts.tls.any())
+    return std::shared_ptr<asio::ssl::context>{};
+  auto files = opts.tls;
+  std::string error;
+  auto tls = net::make_tls_context(files, net::tls_role::client, error);
+  if (!tls) {
+    complain(error);
+    return ex_config;
   }
-  caf::actor_system_config cfg;
+  return tls;
+}
+
+void configure_client(caf::actor_system_config& cfg) {
   cfg.set("scheduler.max-threads", 1);
   register_types(cfg);
   cfg.load<caf::io::middleman>();
+}
+
+int run_control(const options& opts) {
+  auto found = find_targets(opts);
+  if (auto* rc = std::get_if<int>(&found))
+    return *rc;
+  auto targets = std::get<std::vector<target>>(std::move(found));
+  auto tls_or = client_tls(opts);
+  if (auto* rc = std::get_if<int>(&tls_or))
+    return *rc;
+  auto tls = std::get<std::shared_ptr<asio::ssl::context>>(tls_or);
+  caf::actor_system_config cfg;
+  configure_client(cfg);
   caf::actor_system sys{cfg};
   net::control_link link;
   int rc = ex_ok;
@@ -157,7 +171,7 @@ int run_control(const options& opts) {
         say("== " + t.label + " ==\n");
       std::string error;
       bool refused = false;
-      auto ctl = connect(self, link, t, tls, error, refused);
+      auto ctl = connect_target(self, link, t, tls, error, refused);
       if (!ctl && refused) {
         complain("access denied: " + error);
         rc = ex_noperm;

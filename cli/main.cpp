@@ -13,6 +13,7 @@
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
 #include "cli/sd_notify.hpp"
+#include "cli/top.hpp"
 #include "core/limits.hpp"
 #include "log/log.hpp"
 #include "net/acceptor.hpp"
@@ -133,6 +134,7 @@ int main(int argc, char** argv) {
     case run_mode::demo: log::configure(false, true); return run_demo(argv[0]);
     case run_mode::command:
     case run_mode::interactive: return run_control(opts);
+    case run_mode::top: return run_top(opts);
     case run_mode::daemon: return run_daemon(opts);
   }
   return ex_software;

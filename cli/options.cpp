@@ -38,6 +38,9 @@ enum long_option : int {
   opt_help,
   opt_version,
   opt_demo,
+  opt_interval,
+  opt_batch,
+  opt_read_only,
 };
 
 const option own_long_options[] = {
@@ -54,6 +57,9 @@ const option own_long_options[] = {
   {"help", no_argument, nullptr, opt_help},
   {"version", no_argument, nullptr, opt_version},
   {"demo", no_argument, nullptr, opt_demo},
+  {"interval", required_argument, nullptr, opt_interval},
+  {"batch", required_argument, nullptr, opt_batch},
+  {"read-only", no_argument, nullptr, opt_read_only},
 };
 
 // getopt_long's table: ours, then the health checks' (check_options.cpp).
@@ -183,6 +189,26 @@ std::optional<parse_error> apply_option(int c, const std::string& arg,
     case opt_help: opts.mode = run_mode::help; break;
     case opt_version: opts.mode = run_mode::version; break;
     case opt_demo: opts.mode = run_mode::demo; break;
+    case opt_interval: {
+      auto v = parse_seconds(arg, 3600);
+      if (!v || v->count() < 100)
+        return usage_error("invalid refresh interval '--interval " + arg
+                           + "' (seconds, fractions allowed: 0.1..3600)");
+      opts.top.interval = *v;
+      opts.top.given = true;
+      break;
+    }
+    case opt_batch:
+      if (!parse_uint(arg, 1000000, n) || n < 1)
+        return usage_error("invalid snapshot count '--batch " + arg
+                           + "' (1..1000000)");
+      opts.top.batch = static_cast<int>(n);
+      opts.top.given = true;
+      break;
+    case opt_read_only:
+      opts.top.read_only = true;
+      opts.top.given = true;
+      break;
     default: return apply_check_option(c, arg, opts);
   }
   return std::nullopt;
@@ -239,7 +265,7 @@ parse_result client_arguments(options opts,
   }
   if (positional.size() != 1)
     return usage_error(positional.empty()
-                         ? "-i/-c need the listening port of the instance"
+                         ? "-i, -c and top need the listening port of the instance"
                          : "unexpected argument '" + positional[1] + "'");
   if (auto err = parse_listen_port(opts, positional[0]))
     return *err;
@@ -337,6 +363,16 @@ parse_result parse_command_line(int argc, char* const* argv) {
   std::vector<std::string> positional(argv + optind, argv + argc);
   if (client.interactive && client.command)
     return usage_error("-i and -c exclude each other");
+  if (!positional.empty() && positional[0] == "top"
+      && !(client.interactive || client.command)) {
+    // No port is called "top": 3.54 would have refused it as one.
+    opts.mode = run_mode::top;
+    positional.erase(positional.begin());
+    return client_arguments(std::move(opts), positional);
+  }
+  if (opts.top.given)
+    return usage_error("--interval, --batch and --read-only are for "
+                       "'balance top'");
   if (client.interactive || client.command) {
     opts.mode = client.interactive ? run_mode::interactive : run_mode::command;
     return client_arguments(std::move(opts), positional);
@@ -368,6 +404,8 @@ std::string usage_text() {
   balance [-b addr] -i [-d] [-M] port
   balance [-b addr] -c cmd [-d] [-M] port
   balance -c cmd --control host:port [--control ...] [TLS options]
+  balance [-b addr] top port [--interval S] [--batch N] [--read-only]
+  balance top --control host:port [--control ...] [TLS options] [...]
   balance --demo          (two echo backends behind 127.0.0.1:8888)
 
   -6        bind the listening socket to IPv6 (default: IPv4 and IPv6)

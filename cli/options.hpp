@@ -41,7 +41,7 @@ struct group_spec {
   std::vector<channel_spec> channels;
 };
 
-enum class run_mode { daemon, command, interactive, demo, help, version };
+enum class run_mode { daemon, command, interactive, top, demo, help, version };
 
 using tls_files = net::tls_files;
 
@@ -86,6 +86,12 @@ struct options {
   int io_threads = 0;  ///< --io-threads, 0 = one per core
   int caf_threads = 0; ///< --actor-threads, 0 = one per core
   check_options checks;
+  struct {
+    std::chrono::milliseconds interval{1000}; ///< --interval
+    int batch = 0;          ///< --batch N: N plain snapshots, no screen
+    bool read_only = false; ///< --read-only: no e/d
+    bool given = false;     ///< any of them was given
+  } top;
 };
 
 struct parse_error {

@@ -33,6 +33,12 @@ void complain(const std::string& text) {
 }
 
 void control_session::fail(const caf::error& err) {
+  last_error_ = is_refused(err) ? "access denied"
+                                : self_->system().render(err);
+  if (quiet_) {
+    failure_ = is_refused(err) ? ex_noperm : ex_unavailable;
+    return;
+  }
   if (is_refused(err)) {
     complain("access denied: the instance refused the control secret");
     failure_ = ex_noperm;
@@ -109,21 +115,36 @@ std::optional<int> control_session::change(const command& cmd, verb what) {
   req.value = static_cast<uint32_t>(cmd.second);
   req.host = cmd.host;
   req.port = cmd.port;
+  auto outcome = request(req);
+  if (auto* r = std::get_if<reply>(&outcome)) {
+    say(format_reply(cmd, group_, *r));
+  } else if (auto& err = std::get<caf::error>(outcome);
+             err == caf::sec::unexpected_response) {
+    complain("the instance answered with " + self_->system().render(err));
+    failure_ = ex_software;
+  } else {
+    fail(err);
+  }
+  return failure_;
+}
+
+std::variant<reply, caf::error>
+control_session::request(const control_command& req) {
+  std::variant<reply, caf::error> outcome = caf::error{};
   self_
     ->request(ctl_, request_timeout, command_atom::value, target_.secret, req)
     .receive(
       [&](int32_t code) {
-        reply outcome;
-        if (from_integer(code, outcome)) {
-          say(format_reply(cmd, group_, outcome));
-        } else {
-          complain("the instance answered with an unknown reply ("
-                   + std::to_string(code) + ")");
-          failure_ = ex_software;
-        }
+        reply r;
+        if (from_integer(code, r))
+          outcome = r;
+        else
+          outcome = caf::make_error(caf::sec::unexpected_response,
+                                    "an unknown reply ("
+                                      + std::to_string(code) + ")");
       },
-      [&](caf::error& err) { fail(err); });
-  return failure_;
+      [&](caf::error& err) { outcome = std::move(err); });
+  return outcome;
 }
 
 std::optional<int> control_session::kill() {

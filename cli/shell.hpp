@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <caf/scoped_actor.hpp>
@@ -50,12 +51,23 @@ public:
   std::optional<snapshot> fetch();
 
   std::optional<int> failure() const { return failure_; }
+  /// Why the last request failed (also when quiet).
+  const std::string& last_error() const { return last_error_; }
 
-private:
   /// Fetches the health rows. Empty, with nothing printed, from a daemon
   /// older than health checks (`supported` false); empty after printing
   /// why on any other failure.
   std::optional<std::vector<health_row>> fetch_health(bool& supported);
+
+  /// Sends a command and returns its outcome, printing nothing (`top`):
+  /// the error instead when the request failed.
+  std::variant<reply, caf::error> request(const control_command& req);
+
+  /// Whether printing a failure is left to the caller (`top`, whose
+  /// screen stderr would garble).
+  void set_quiet(bool quiet) { quiet_ = quiet; }
+
+private:
   /// `show json`, `metrics`, `health`: the snapshot with its health.
   std::optional<int> show_with_health(const command& cmd,
                                       const snapshot& snap);
@@ -68,6 +80,8 @@ private:
   target target_;
   int64_t group_ = 0;
   std::optional<int> failure_;
+  bool quiet_ = false;
+  std::string last_error_;
 };
 
 /// -i: the banner, then a prompt per command until quit, kill or EOF
