@@ -88,6 +88,8 @@ relay_settings_for(const options& opts, net::connection_registry& registry,
   settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
   settings->dump = dump;
   settings->out_bind = opts.out_bind; // resolved and checked by main
+  settings->send_proxy = opts.send_proxy;
+  settings->accept_proxy = opts.accept_proxy;
   return settings;
 }
 

@@ -9,7 +9,9 @@
 #include <variant>
 #include <vector>
 
+#include "core/cidr.hpp"
 #include "core/endpoint.hpp"
+#include "core/proxy_header.hpp"
 #include "core/vocabulary.hpp"
 #include "net/tls_files.hpp"
 
@@ -71,6 +73,15 @@ struct options {
   tls_files tls;
   int io_threads = 0;  ///< --io-threads, 0 = one per core
   int caf_threads = 0; ///< --actor-threads, 0 = one per core
+  /// --send-proxy v1|v2: a PROXY header before the first relayed byte.
+  proxy_version send_proxy = proxy_version::none;
+  /// --accept-proxy CIDR[,CIDR...]: clients that must send a PROXY header.
+  std::vector<cidr> accept_proxy;
+  /// --metrics-listen addr:port (Prometheus text over HTTP); the host is
+  /// resolved by main before daemonising.
+  std::string metrics_listen;
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
 };
 
 struct parse_error {
