@@ -16,6 +16,7 @@
 #include "actors/scheduler.hpp"
 #include "cli/control_plane.hpp"
 #include "cli/exit.hpp"
+#include "cli/metrics_scrape.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/sd_notify.hpp"
 #include "core/limits.hpp"
@@ -209,6 +210,21 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     ready.fail(ex_oserr, err);
     exit_now(ex_oserr);
   }
+  // --metrics-listen: read-only, so it needs no secret of its scrapers.
+  std::unique_ptr<net::metrics_server> metrics;
+  if (opts.metrics_endpoint) {
+    metrics = std::make_unique<net::metrics_server>(
+      metrics_source_for(sys, control, ccfg.secret));
+    std::string err;
+    if (!metrics->listen(*opts.metrics_endpoint, err)) {
+      ready.fail(ex_oserr, "cannot listen for metrics on "
+                             + opts.metrics_listen + ": " + err);
+      exit_now(ex_oserr);
+    }
+    metrics->start();
+    log::debug("metrics on http://" + opts.metrics_endpoint->to_string()
+               + "/metrics");
+  }
   log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
   // Under systemd (Type=notify): listening and controllable from here on.
@@ -216,6 +232,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
                   + std::to_string(::getpid()));
 
   wait_for_stop(stop_signals, killed, control, sys, listener, registry);
+  if (metrics)
+    metrics->stop();
 
   // Give the middleman a moment to deliver the reply to `kill`. Then leave
   // without tearing the actor system down: the listener, every connection

@@ -82,6 +82,7 @@ struct options {
   std::string metrics_listen;
   std::string metrics_host;
   uint16_t metrics_port = 0;
+  std::optional<endpoint> metrics_endpoint; ///< resolved by main
 };
 
 struct parse_error {
