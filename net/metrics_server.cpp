@@ -325,7 +325,7 @@ std::optional<uint16_t> metrics_server::listen(const endpoint& where,
   if (!ec)
     acc.bind(ep, ec);
   if (!ec)
-    acc.listen(64, ec);
+    acc.listen(128, ec); // room to wait behind a full server
   if (ec) {
     error = ec.message();
     acc.close(ec);
