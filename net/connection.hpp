@@ -5,10 +5,10 @@
 //          |                   |               +--------------------------+
 //          +-------------------+------------------------------------------+
 //
-// awaiting_header: only for a client in an --accept-proxy range, before
-//   its first connect: its PROXY header is read (proxy_header_read.cpp:
-//   peeked, then exactly its bytes taken, under a deadline), and its
-//   source becomes the client's address.
+// awaiting_header: only for a client in an --accept-proxy range, entered
+//   right after accept (before any connect attempt): its PROXY header is
+//   read (proxy_header_read.cpp: peeked, then exactly its bytes taken,
+//   under a deadline), and its source becomes the client's address.
 // connecting: accepted; its session picks a channel and the backend
 //   connect runs (backend_connect.cpp: timeout, outgoing bind, the
 //   client leaving meanwhile, then --send-proxy's header before any
