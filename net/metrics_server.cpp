@@ -66,6 +66,15 @@ struct metrics_server::impl : std::enable_shared_from_this<impl> {
 
   metrics_source source;
   metrics_limits limits;
+  // Declared before the context, so that connections still held by its
+  // handlers find them when the context goes first.
+  std::atomic<std::size_t> open{0};
+  std::unordered_set<http_connection*> connections;
+  bool fetching = false;
+  uint64_t generation = 0;
+  clock_type::time_point fetch_started{};
+  std::vector<std::weak_ptr<http_connection>> waiting;
+
   asio::io_context ctx{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{
     ctx.get_executor()};
@@ -75,13 +84,6 @@ struct metrics_server::impl : std::enable_shared_from_this<impl> {
   bool accepting = false;
   bool closed = false;
   bool stopped = false;
-  std::atomic<std::size_t> open{0};
-  std::unordered_set<http_connection*> connections;
-
-  bool fetching = false;
-  uint64_t generation = 0;
-  clock_type::time_point fetch_started{};
-  std::vector<std::weak_ptr<http_connection>> waiting;
 };
 
 // One scraper's connection: read the head (bounded), answer, close.
@@ -337,7 +339,8 @@ std::optional<uint16_t> metrics_server::listen(const endpoint& where,
 void metrics_server::start() {
   auto self = impl_;
   asio::post(self->ctx, [self] { self->maybe_accept(); });
-  self->thread = std::thread([self] { self->ctx.run(); });
+  // (A raw pointer: the owner joins the thread before letting go.)
+  self->thread = std::thread([ctx = &self->ctx] { ctx->run(); });
 }
 
 void metrics_server::stop() {
