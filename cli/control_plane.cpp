@@ -189,6 +189,11 @@ bool control_plane::watch() {
   return gate_ ? gate_->restore_local() : true;
 }
 
+control_actor control_plane::control_handle() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return control_;
+}
+
 void control_plane::close() {
   closed_ = true;
   if (!rendezvous_path_.empty())

@@ -45,6 +45,10 @@ public:
   /// Removes the rendezvous file and closes every door.
   void close();
 
+  /// The control actor now in place (a restored one after a restart); any
+  /// thread. In-process askers (the metrics endpoint) still give the secret.
+  control_actor control_handle() const;
+
 private:
   void spawn_actors();   ///< under restore_mutex_
   void restore_actors(); ///< a new control actor if the last one died
@@ -57,7 +61,8 @@ private:
   std::unique_ptr<net::control_gate> gate_;
   std::string rendezvous_path_;
   std::mutex restore_mutex_; ///< one restorer at a time (gate or watchdog)
-  std::mutex mutex_; ///< guards the actor handles (the gate thread reads them)
+  /// Guards the actor handles (the gate thread reads them).
+  mutable std::mutex mutex_;
   control_actor control_;
   control_actor tls_front_;
   std::set<std::string> interface_;

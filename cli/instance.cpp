@@ -16,10 +16,12 @@
 #include "actors/scheduler.hpp"
 #include "cli/control_plane.hpp"
 #include "cli/exit.hpp"
+#include "cli/metrics_scrape.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/sd_notify.hpp"
 #include "core/limits.hpp"
 #include "core/packet_dump.hpp"
+#include "core/proxy_header.hpp"
 #include "log/log.hpp"
 #include "net/connection_registry.hpp"
 #include "net/health_checks.hpp"
@@ -89,6 +91,8 @@ relay_settings_for(const options& opts, net::connection_registry& registry,
   settings->idle_timeout = std::chrono::seconds(opts.idle_timeout);
   settings->dump = dump;
   settings->out_bind = opts.out_bind; // resolved and checked by main
+  settings->send_proxy = opts.send_proxy;
+  settings->accept_proxy = opts.accept_proxy;
   return settings;
 }
 
@@ -114,6 +118,15 @@ make_health_checks(const options& opts, net::io_pool& pool,
   settings.timeout = *opts.checks.timeout; // defaulted by the parser
   settings.send = opts.checks.send;
   settings.expect = opts.checks.expect;
+  // Behind --send-proxy a destination reads a header before anything
+  // else: a check that talks sends PROXY's LOCAL (v2) or UNKNOWN (v1)
+  // first. A plain check sends nothing (the application never sees it).
+  if (opts.send_proxy != proxy_version::none
+      && !(settings.send.empty() && settings.expect.empty())) {
+    auto header = encode_proxy_local(opts.send_proxy);
+    settings.send.insert(0, reinterpret_cast<const char*>(header.data.data()),
+                         header.size);
+  }
   settings.out_bind = opts.out_bind;
   settings.rise = opts.checks.rise;
   return std::make_unique<net::health_checks>(pool, dir, *dir,
@@ -259,6 +272,21 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     ready.fail(ex_oserr, err);
     exit_now(ex_oserr);
   }
+  // --metrics-listen: read-only, so it needs no secret of its scrapers.
+  std::unique_ptr<net::metrics_server> metrics;
+  if (opts.metrics_endpoint) {
+    metrics = std::make_unique<net::metrics_server>(
+      metrics_source_for(sys, control, ccfg.secret));
+    std::string err;
+    if (!metrics->listen(*opts.metrics_endpoint, err)) {
+      ready.fail(ex_oserr, "cannot listen for metrics on "
+                             + opts.metrics_listen + ": " + err);
+      exit_now(ex_oserr);
+    }
+    metrics->start();
+    log::debug("metrics on http://" + opts.metrics_endpoint->to_string()
+               + "/metrics");
+  }
   log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
   // Under systemd (Type=notify): listening and controllable from here on.
@@ -266,6 +294,8 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
                   + std::to_string(::getpid()));
 
   wait_for_stop(stop_signals, killed, control, sys, listener, registry);
+  if (metrics)
+    metrics->stop();
 
   // Give the middleman a moment to deliver the reply to `kill`. Then leave
   // without tearing the actor system down: the listener, every connection

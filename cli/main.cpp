@@ -88,6 +88,15 @@ int run_daemon(options& opts) {
   }
   if (std::string err; (remote_control_endpoint(opts, err), !err.empty()))
     return fail(ex_usage, err);
+  if (!opts.metrics_listen.empty()) {
+    std::string err;
+    auto ep = resolve_host(opts.metrics_host, family::any, err);
+    if (!ep)
+      return fail(ex_dataerr, "unknown host '" + opts.metrics_host
+                                + "' for --metrics-listen: " + err);
+    ep->port = opts.metrics_port;
+    opts.metrics_endpoint = ep;
+  }
   if (opts.tls.any()) {
     std::string err;
     if (!net::make_tls_context(opts.tls, net::tls_role::server, err))

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cli/check_options.hpp"
+#include "cli/proxy_options.hpp"
 #include "core/limits.hpp"
 
 namespace balance::cli {
@@ -35,6 +36,9 @@ enum long_option : int {
   opt_tls_passphrase_file,
   opt_io_threads,
   opt_actor_threads,
+  opt_send_proxy,
+  opt_accept_proxy,
+  opt_metrics_listen,
   opt_help,
   opt_version,
   opt_demo,
@@ -54,6 +58,9 @@ const option own_long_options[] = {
   {"tls-passphrase-file", required_argument, nullptr, opt_tls_passphrase_file},
   {"io-threads", required_argument, nullptr, opt_io_threads},
   {"actor-threads", required_argument, nullptr, opt_actor_threads},
+  {"send-proxy", required_argument, nullptr, opt_send_proxy},
+  {"accept-proxy", required_argument, nullptr, opt_accept_proxy},
+  {"metrics-listen", required_argument, nullptr, opt_metrics_listen},
   {"help", no_argument, nullptr, opt_help},
   {"version", no_argument, nullptr, opt_version},
   {"demo", no_argument, nullptr, opt_demo},
@@ -186,6 +193,9 @@ std::optional<parse_error> apply_option(int c, const std::string& arg,
       (c == opt_io_threads ? opts.io_threads
                            : opts.caf_threads) = static_cast<int>(n);
       break;
+    case opt_send_proxy: return parse_send_proxy(arg, opts);
+    case opt_accept_proxy: return parse_accept_proxy(arg, opts);
+    case opt_metrics_listen: return parse_metrics_listen(arg, opts);
     case opt_help: opts.mode = run_mode::help; break;
     case opt_version: opts.mode = run_mode::version; break;
     case opt_demo: opts.mode = run_mode::demo; break;
@@ -435,6 +445,13 @@ std::string usage_text() {
                              mutual TLS for remote control (both sides)
   --secret-file FILE         the instance's secret for a plain --control
   --io-threads N, --actor-threads N   thread counts (default: one per core)
+  --send-proxy v1|v2         send a PROXY protocol header to the channels
+                             before the client's first byte
+  --accept-proxy CIDR[,...]  clients in these ranges must start with a PROXY
+                             header (v1 or v2); its address is the client's
+  --metrics-listen addr:port serve GET /metrics (Prometheus text) over HTTP;
+                             read-only, no secret: bind it to loopback or a
+                             trusted network
 
   health checks (default: none, as 3.54):
   --check-interval SEC       connect to every channel every SEC seconds
@@ -451,6 +468,7 @@ examples:
   balance smtp host1.test.net host2.test.net
   balance 80 host1:8080 host2:8080 ! backup:8080
   balance -c show 80
+  balance --send-proxy v2 --metrics-listen 127.0.0.1:9100 80 web1 web2
 )";
 }
 

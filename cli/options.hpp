@@ -10,7 +10,9 @@
 #include <variant>
 #include <vector>
 
+#include "core/cidr.hpp"
 #include "core/endpoint.hpp"
+#include "core/proxy_header.hpp"
 #include "core/vocabulary.hpp"
 #include "net/tls_files.hpp"
 
@@ -92,6 +94,16 @@ struct options {
     bool read_only = false; ///< --read-only: no e/d
     bool given = false;     ///< any of them was given
   } top;
+  /// --send-proxy v1|v2: a PROXY header before the first relayed byte.
+  proxy_version send_proxy = proxy_version::none;
+  /// --accept-proxy CIDR[,CIDR...]: clients that must send a PROXY header.
+  std::vector<cidr> accept_proxy;
+  /// --metrics-listen addr:port (Prometheus text over HTTP); the host is
+  /// resolved by main before daemonising.
+  std::string metrics_listen;
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
+  std::optional<endpoint> metrics_endpoint; ///< resolved by main
 };
 
 struct parse_error {

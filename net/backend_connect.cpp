@@ -1,7 +1,7 @@
 // The connecting phase of a connection: a raw non-blocking connect() to
 // the channel (outgoing bind with -B), a probe that says at once whether a
-// nearby backend answered, the connect timeout (-t), and a client that
-// leaves meanwhile.
+// nearby backend answered, the connect timeout (-t), a client that
+// leaves meanwhile, and --send-proxy's header once connected.
 #include "net/connection.hpp"
 
 #include <cerrno>
@@ -188,10 +188,53 @@ void connection::on_connect(std::error_code ec, bool channel_at_fault) {
       done(connect_result::failed);
     return;
   }
+  // The header goes out before the relay starts, so before any client
+  // byte: nothing reaches the backend socket until start_relay(), and
+  // splice() only ever appends behind what send() queued.
+  if (settings_->send_proxy != proxy_version::none && !send_proxy_header()) {
+    backend_.close();
+    lease_.fail(check_error::failed);
+    if (done)
+      done(connect_result::failed);
+    return;
+  }
   lease_.connected();
   if (done)
     done(connect_result::connected);
   start_relay();
+}
+
+bool connection::send_proxy_header() {
+  // The client connected to this address: the destination the header
+  // names, unless the client's own PROXY header named both ends.
+  endpoint source = peer_;
+  endpoint destination;
+  if (inbound_ && inbound_->addresses) {
+    destination = inbound_->addresses->destination;
+  } else {
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (::getsockname(client_.fd(), reinterpret_cast<sockaddr*>(&local), &len)
+        < 0) {
+      log::debug("client " + peer_.to_string()
+                 + ": no local address for the PROXY header");
+      return false;
+    }
+    destination = from_sockaddr(&local);
+  }
+  auto header = encode_proxy_header(settings_->send_proxy, source, destination);
+  // One send, as the spec asks; a fresh socket's empty send buffer takes
+  // the (at most 104) bytes whole, so anything else means the backend is
+  // gone (a reset right after accepting): a failed connect.
+  auto n = ::send(backend_.fd(), header.data.data(), header.size,
+                  MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(header.size)) {
+    log::debug("PROXY header to the channel for client " + peer_.to_string()
+               + " not sent"
+               + (n < 0 ? ": " + last_error().message() : std::string()));
+    return false;
+  }
+  return true;
 }
 
 } // namespace balance::net

@@ -17,7 +17,12 @@ using phase = connection::phase;
 // The arrows at the top of connection.hpp.
 [[maybe_unused]] bool may_enter(phase from, phase to) {
   switch (from) {
-    case phase::connecting: return to == phase::relaying || to == phase::closed;
+    case phase::awaiting_header:
+      return to == phase::connecting || to == phase::closed;
+    case phase::connecting:
+      // (to awaiting_header only right after accept: await_proxy_header)
+      return to == phase::awaiting_header || to == phase::relaying
+             || to == phase::closed;
     case phase::relaying: return to == phase::resetting || to == phase::closed;
     case phase::resetting: return to == phase::closed;
     case phase::closed: return false;
@@ -66,6 +71,7 @@ void connection::enter(phase next) {
 void connection::on_events(void* self, socket_watch& side) {
   auto* c = static_cast<connection*>(self);
   switch (c->phase_) {
+    case phase::awaiting_header: c->on_header_events(side); return;
     case phase::connecting: c->on_connecting_events(side); return;
     case phase::relaying: c->on_relay_events(side); return;
     case phase::resetting: // the failed side is closed; the other waits
@@ -105,6 +111,8 @@ void connection::close() {
   dirs_[1].release();
   if (attempt_)
     on_connect({}); // as aborted: the lease goes back, the session stops
+  if (inbound_)
+    inbound_->on_header = nullptr; // the session ends with it
   // Events collected before the sockets closed may still be queued behind
   // this handler: let go of this connection only after them.
   if (self_)

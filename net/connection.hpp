@@ -1,22 +1,27 @@
-// One proxied connection on one io_context, in one of four phases:
+// One proxied connection on one io_context, in one of five phases:
 //
-//   connecting ---> relaying ---> resetting ---> closed
-//       |               |                          ^
-//       |               +--------------------------+
-//       +------------------------------------------+
+//   (awaiting_header) ---> connecting ---> relaying ---> resetting ---> closed
+//          |                   |               |                          ^
+//          |                   |               +--------------------------+
+//          +-------------------+------------------------------------------+
 //
+// awaiting_header: only for a client in an --accept-proxy range, entered
+//   right after accept (before any connect attempt): its PROXY header is
+//   read (proxy_header_read.cpp: peeked, then exactly its bytes taken,
+//   under a deadline), and its source becomes the client's address.
 // connecting: accepted; its session picks a channel and the backend
 //   connect runs (backend_connect.cpp: timeout, outgoing bind, the
-//   client leaving meanwhile). A failed attempt stays here for the next.
+//   client leaving meanwhile, then --send-proxy's header before any
+//   client byte). A failed attempt stays here for the next.
 // relaying: both directions run independently (relay.cpp); EOF on one
 //   side becomes shutdown(SHUT_WR) on the other (half-close) and the
 //   connection ends when both are done. A buffer is held only while bytes
 //   are in flight (relay_direction.hpp).
 // resetting: a socket failed; the other peer gets a reset once it has
 //   what was relayed to it (bounded).
-// closed: both sockets closed (kill, a signal, -T, no channel left, or
-//   the end of the relay); the connection lets go of itself once the
-//   events queued before that have run.
+// closed: both sockets closed (kill, a signal, -T, no channel left, a
+//   bad or missing PROXY header, or the end of the relay); the connection
+//   lets go of itself once the events queued before that have run.
 //
 //   client --dir 0--> backend      dir d: receive(src) -> send(dst), run
 //   client <--dir 1-- backend             again by the sockets' events
@@ -32,11 +37,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include <asio/io_context.hpp>
 
+#include "core/cidr.hpp"
 #include "core/endpoint.hpp"
 #include "core/group_policy.hpp"
+#include "core/proxy_header.hpp"
 #include "net/relay_direction.hpp"
 #include "net/socket_watch.hpp"
 #include "net/timer.hpp"
@@ -56,6 +64,12 @@ struct relay_settings {
   std::optional<endpoint> out_bind;        ///< -B
   packet_dump* dump = nullptr;             ///< -p
   connection_registry* registry = nullptr; ///< every live connection
+  /// --send-proxy: the header written to a channel before the client's
+  /// first byte (none: nothing, and no syscall for it).
+  proxy_version send_proxy = proxy_version::none;
+  /// --accept-proxy: clients in these ranges must begin with a PROXY
+  /// header; empty: nobody may.
+  std::vector<cidr> accept_proxy;
 };
 
 enum class connect_result { connected, failed, aborted };
@@ -63,8 +77,12 @@ enum class connect_result { connected, failed, aborted };
 class connection : public std::enable_shared_from_this<connection> {
 public:
   using connect_handler = std::function<void(connect_result)>;
+  /// Runs once a client's PROXY header is read (not when it is bad,
+  /// missing or late: the connection is closed then).
+  using header_handler =
+    std::function<void(const std::shared_ptr<connection>&)>;
 
-  enum class phase { connecting, relaying, resetting, closed };
+  enum class phase { awaiting_header, connecting, relaying, resetting, closed };
 
   /// Takes the accepted, non-blocking `client_fd` (closed on failure, and
   /// the connection is then closed too), on `ctx`'s thread. `settings`
@@ -76,10 +94,18 @@ public:
              const relay_settings& settings);
   ~connection();
 
+  /// The client: the socket's peer, or the source its PROXY header named.
   const endpoint& peer() const { return peer_; }
+  const relay_settings& settings() const { return *settings_; }
   asio::io_context::executor_type executor() { return ctx_.get_executor(); }
 
   // -- called on this connection's io thread only ---------------------------
+
+  /// Before the first connect: reads the client's PROXY header (v1 or
+  /// v2), within the connect timeout (at least 3 s, as the spec asks),
+  /// then runs `on_header`. A malformed header closes the connection
+  /// with a notice; none of its bytes ever reach a channel.
+  void await_proxy_header(header_handler on_header);
 
   /// Connects to `target`; on success the relay starts and holds `lease`
   /// (and counts bytes in its counters) until the connection ends, on
@@ -107,6 +133,12 @@ private:
   void enter(phase next);
   timer_type& timer();
 
+  // -- awaiting_header (proxy_header_read.cpp) --------------------------------
+  void on_header_events(socket_watch& side);
+  void do_read_header();
+  void on_header_deadline(std::error_code ec);
+  void refuse_header(const char* why);
+
   // -- connecting (backend_connect.cpp) ---------------------------------------
   void on_connecting_events(socket_watch& side);
   void on_connect(std::error_code ec, bool channel_at_fault = true);
@@ -115,6 +147,9 @@ private:
   void do_connect_timer();
   void on_connect_timer(std::error_code ec);
   void on_client_while_connecting();
+  /// --send-proxy: the header, in one send, before any client byte; false
+  /// if the channel did not take it whole (a failed connect).
+  bool send_proxy_header();
 
   // -- relaying and resetting (relay.cpp) -------------------------------------
   void start_relay();
@@ -160,6 +195,16 @@ private:
     std::chrono::steady_clock::time_point deadline;
   };
   std::unique_ptr<connect_attempt> attempt_;
+
+  /// Only for a client that sends a PROXY header (--accept-proxy): the
+  /// handler while it is awaited, then the addresses it carried (which
+  /// --send-proxy passes on).
+  struct inbound_header {
+    header_handler on_header;
+    std::chrono::steady_clock::time_point deadline;
+    std::optional<proxy_addresses> addresses;
+  };
+  std::unique_ptr<inbound_header> inbound_;
 
   relay_direction dirs_[2];
   std::chrono::steady_clock::time_point reset_deadline_; ///< resetting

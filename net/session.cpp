@@ -42,13 +42,29 @@ void on_channel_result(const session_ptr& s, connect_result result) {
   try_channel(s);
 }
 
+void start_walk(connection_ptr conn,
+                std::shared_ptr<const published_groups> groups) {
+  auto walk = failover_walk{std::move(groups), conn->peer()};
+  try_channel(
+    std::make_shared<session>(session{std::move(conn), std::move(walk)}));
+}
+
 } // namespace
 
 void start_session(connection_ptr conn,
                    std::shared_ptr<const published_groups> groups) {
-  auto walk = failover_walk{std::move(groups), conn->peer()};
-  try_channel(
-    std::make_shared<session>(session{std::move(conn), std::move(walk)}));
+  // A client in an --accept-proxy range speaks through a proxy: its
+  // header names the client whose address a hash group hashes (peer()
+  // once read). Nobody else may: their bytes, header or not, are data.
+  auto& trusted = conn->settings().accept_proxy;
+  if (!trusted.empty() && any_contains(trusted, conn->peer())) {
+    conn->await_proxy_header(
+      [groups = std::move(groups)](const connection_ptr& c) {
+        start_walk(c, groups);
+      });
+    return;
+  }
+  start_walk(std::move(conn), std::move(groups));
 }
 
 } // namespace balance::net

@@ -62,6 +62,18 @@ BAD_COMMAND_LINES = [
     ("listen-address-not-local", ["-b", "192.0.2.1", "{P}", "{B}"], EX_OSERR, None),
     ("outgoing-bind-unknown-host", ["-B", "nosuchhost.invalid", "{P}", "{B}"], EX_DATAERR,
      "nosuchhost.invalid"),
+    ("send-proxy-v3", ["--send-proxy", "v3", "{P}", "{B}"], EX_USAGE, "v3"),
+    ("send-proxy-missing-value", ["{P}", "{B}", "--send-proxy"], EX_USAGE, "--send-proxy"),
+    ("accept-proxy-prefix-33", ["--accept-proxy", "10.0.0.0/33", "{P}", "{B}"], EX_USAGE,
+     "10.0.0.0/33"),
+    ("accept-proxy-bad-entry", ["--accept-proxy", "127.0.0.1,nonsense", "{P}", "{B}"], EX_USAGE,
+     "nonsense"),
+    ("metrics-listen-nonsense", ["--metrics-listen", "nonsense", "{P}", "{B}"], EX_USAGE,
+     "nonsense"),
+    ("metrics-listen-port-too-big", ["--metrics-listen", "127.0.0.1:70000", "{P}", "{B}"],
+     EX_USAGE, "127.0.0.1:70000"),
+    ("metrics-listen-unknown-host", ["--metrics-listen", "nosuchhost.invalid:9100", "{P}", "{B}"],
+     EX_DATAERR, "nosuchhost.invalid"),
 ]
 
 
@@ -92,7 +104,9 @@ def test_bad_command_line_daemon_mode(case, env, runtime_dir, backends, balance_
 @pytest.mark.parametrize("case", [c for c in BAD_COMMAND_LINES
                                   if c[0] in ("unknown-host", "empty-group-two-trailing",
                                               "channel-port-junk", "channel-maxc-negative",
-                                              "outgoing-bind-unknown-host")],
+                                              "outgoing-bind-unknown-host", "send-proxy-v3",
+                                              "accept-proxy-prefix-33",
+                                              "metrics-listen-nonsense")],
                          ids=lambda c: c[0])
 def test_bad_command_line_foreground(case, env, runtime_dir, backends, balance_bin, guard_ports):
     name, template, want_rc, token = case

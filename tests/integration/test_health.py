@@ -273,6 +273,23 @@ def banner_handler(answer):
     return handler
 
 
+@pytest.mark.parametrize("version,header", [
+    ("v1", b"PROXY UNKNOWN\r\n"),
+    ("v2", b"\r\n\r\n\x00\r\nQUIT\n\x20\x00\x00\x00"),
+])
+def test_talking_check_sends_a_local_proxy_header_first(start_balance, backends, version, header):
+    """Behind --send-proxy a destination reads a PROXY header before
+    anything else: a check that talks sends v1 UNKNOWN or v2 LOCAL first
+    (no addresses: the check is balance's own connection)."""
+    good = backends.threaded(banner_handler(b"PONG\r\n"))
+    bal = start_balance(["--send-proxy", version, "--check-interval", str(INTERVAL),
+                         "--check-timeout", answer_timeout(), "--check-send", "PING\r\n",
+                         "--check-expect", "PONG", free_listen_port(), channel(good)])
+    wait_health(bal, 0, lambda r: r["succ"] >= 2, 3, what="the check passing")
+    records = good.wait_records(2)
+    assert records[0]["request"] == header + b"PING\r\n", records[0]
+
+
 def test_send_expect(start_balance, backends):
     """--check-send 'PING\\t\\\\\\x21\\r\\n' --check-expect '\\x50ONG': the
     destination gets exactly those bytes, escapes decoded; one answering

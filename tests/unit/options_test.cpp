@@ -335,6 +335,80 @@ TEST_CASE("option --io-threads and --actor-threads take 1 to 64", "[options]") {
   }
 }
 
+// -- PROXY protocol and HTTP metrics (issue 15) --------------------------------
+
+TEST_CASE("option --send-proxy takes v1 or v2 and is off by default",
+          "[options][proxy]") {
+  CHECK(parse_ok({"80", "h"}).send_proxy == proxy_version::none);
+  CHECK(parse_ok({"--send-proxy", "v1", "80", "h"}).send_proxy
+        == proxy_version::v1);
+  CHECK(parse_ok({"--send-proxy=v2", "80", "h"}).send_proxy
+        == proxy_version::v2);
+}
+
+TEST_CASE("option --send-proxy rejects any other version naming it",
+          "[options][proxy]") {
+  for (std::string bad : {"v3", "V1", "1", "v1,v2", "", "none"}) {
+    CAPTURE(bad);
+    auto err = parse_err({"--send-proxy", bad, "80", "h"});
+    CHECK(err.code == ex_usage);
+    CHECK_THAT(err.message, Contains("--send-proxy '" + bad + "'"));
+  }
+  CHECK_THAT(parse_err({"80", "h", "--send-proxy"}).message,
+             Contains("--send-proxy"));
+}
+
+TEST_CASE("option --accept-proxy takes a list of CIDR ranges",
+          "[options][proxy]") {
+  CHECK(parse_ok({"80", "h"}).accept_proxy.empty());
+  auto opts =
+    parse_ok({"--accept-proxy", "10.0.0.0/8,::1,192.0.2.7", "80", "h"});
+  REQUIRE(opts.accept_proxy.size() == 3);
+  CHECK(opts.accept_proxy[0].to_string() == "10.0.0.0/8");
+  CHECK(opts.accept_proxy[1].to_string() == "::1/128");
+  CHECK(opts.accept_proxy[2].to_string() == "192.0.2.7/32");
+}
+
+TEST_CASE("option --accept-proxy rejects a bad range naming it",
+          "[options][proxy]") {
+  for (std::string bad : {"10.0.0.0/33", "::/129", "nonsense", "10.0.0.0/"}) {
+    CAPTURE(bad);
+    auto err = parse_err({"--accept-proxy", "127.0.0.1," + bad, "80", "h"});
+    CHECK(err.code == ex_usage);
+    CHECK_THAT(err.message, Contains("'" + bad + "'"));
+    CHECK_THAT(err.message, Contains("--accept-proxy"));
+  }
+  CHECK(parse_err({"--accept-proxy", "", "80", "h"}).code == ex_usage);
+  CHECK(parse_err({"--accept-proxy", "127.0.0.1,", "80", "h"}).code
+        == ex_usage);
+}
+
+TEST_CASE("option --metrics-listen takes addr:port", "[options][metrics]") {
+  CHECK(parse_ok({"80", "h"}).metrics_listen.empty());
+  auto opts = parse_ok({"--metrics-listen", "127.0.0.1:9100", "80", "h"});
+  CHECK(opts.metrics_listen == "127.0.0.1:9100");
+  CHECK(opts.metrics_host == "127.0.0.1");
+  CHECK(opts.metrics_port == 9100);
+  auto v6 = parse_ok({"--metrics-listen", "[::1]:9100", "80", "h"});
+  CHECK(v6.metrics_host == "::1");
+  CHECK(v6.metrics_port == 9100);
+  auto named = parse_ok({"--metrics-listen", "localhost:http", "80", "h"});
+  CHECK(named.metrics_host == "localhost");
+  CHECK(named.metrics_port == 80);
+}
+
+TEST_CASE("option --metrics-listen rejects what is not addr:port naming it",
+          "[options][metrics]") {
+  for (std::string bad : {"nonsense", "127.0.0.1", ":9100", "127.0.0.1:",
+                          "127.0.0.1:0", "127.0.0.1:70000", "[::1]", "[]:9100",
+                          "127.0.0.1:91x"}) {
+    CAPTURE(bad);
+    auto err = parse_err({"--metrics-listen", bad, "80", "h"});
+    CHECK(err.code == ex_usage);
+    CHECK_THAT(err.message, Contains("--metrics-listen '" + bad + "'"));
+  }
+}
+
 // -- -i and -c -----------------------------------------------------------------------
 
 TEST_CASE("option -i takes exactly the instance's port", "[options]") {

@@ -1,0 +1,69 @@
+#include "cli/metrics_scrape.hpp"
+
+#include <caf/all.hpp>
+
+#include "actors/protocol.hpp"
+#include "cli/control_plane.hpp"
+#include "cli/format.hpp"
+
+namespace balance::cli {
+
+namespace {
+
+// The control actor gives each scheduler 3 s; this bounds the whole ask.
+constexpr auto scrape_timeout = std::chrono::seconds(5);
+
+// Calls the reply exactly once: with the text, or with nullopt when the
+// helper actor goes without answering (a request that failed, or an actor
+// that CAF ended before the response came), so that no scraper waits for
+// an answer that cannot come.
+class reply_once {
+public:
+  explicit reply_once(net::metrics_reply reply) : reply_(std::move(reply)) {}
+  reply_once(const reply_once&) = delete;
+  reply_once& operator=(const reply_once&) = delete;
+  ~reply_once() { deliver(std::nullopt); }
+
+  void deliver(std::optional<std::string> text) {
+    if (auto r = std::move(reply_)) {
+      reply_ = nullptr;
+      r(std::move(text));
+    }
+  }
+
+private:
+  net::metrics_reply reply_;
+};
+
+} // namespace
+
+net::metrics_source metrics_source_for(caf::actor_system& sys,
+                                       const control_plane& control,
+                                       std::string secret) {
+  return [&sys, &control, secret](net::metrics_reply reply) {
+    auto once = std::make_shared<reply_once>(std::move(reply));
+    auto ctl = control.control_handle();
+    // A function-based actor with a pending request lives until the
+    // response (or the timeout) has been handled, then ends.
+    sys.spawn([ctl, secret, once](caf::event_based_actor* self) {
+      // The health rows after the snapshot, as `metrics` over -c: a
+      // daemon without them (none here, but the same control actor's
+      // interface) still gets its counters scraped.
+      self->request(ctl, scrape_timeout, show_atom::value, secret)
+        .then(
+          [self, ctl, secret, once](snapshot& snap) {
+            self->request(ctl, scrape_timeout, health_atom::value, secret)
+              .then(
+                [once, snap](std::vector<health_row>& health) {
+                  once->deliver(format_metrics(snap, &health));
+                },
+                [once, snap](caf::error&) {
+                  once->deliver(format_metrics(snap));
+                });
+          },
+          [once](caf::error&) { once->deliver(std::nullopt); });
+    });
+  };
+}
+
+} // namespace balance::cli
