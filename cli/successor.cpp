@@ -20,6 +20,12 @@ namespace balance::cli {
 
 namespace {
 
+#ifdef MFD_NOEXEC_SEAL
+constexpr unsigned memfd_noexec_seal = MFD_NOEXEC_SEAL;
+#else
+constexpr unsigned memfd_noexec_seal = 0x0008U; // linux/memfd.h, 6.3
+#endif
+
 bool starts_with(const char* entry, const std::string& prefix) {
   return std::strncmp(entry, prefix.c_str(), prefix.size()) == 0;
 }
@@ -54,7 +60,11 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 }
 
 int memfd(const char* name, const std::string& content, std::string& error) {
-  int fd = ::memfd_create(name, MFD_CLOEXEC);
+  // Not executable where the kernel knows how to say so (6.3 on; a
+  // vm.memfd_noexec of 2 refuses memfds without it).
+  int fd = ::memfd_create(name, MFD_CLOEXEC | memfd_noexec_seal);
+  if (fd < 0 && errno == EINVAL)
+    fd = ::memfd_create(name, MFD_CLOEXEC);
   if (fd < 0) {
     error = std::string("memfd_create: ") + std::strerror(errno);
     return -1;
