@@ -155,6 +155,8 @@ std::string control_plane::open(const options& opts,
       return error;
   } else if (remote && !gate_->listen_tcp(*remote, tls, error)) {
     return "cannot listen for control on " + opts.control_listen + ": " + error;
+  } else if (!remote && inherited.tcp >= 0) {
+    ::close(inherited.tcp); // handed over, but not asked for any more
   }
   gate_->start();
   if (!write_file(error))
@@ -185,6 +187,12 @@ inherited_doors control_plane::duplicate_doors() {
       ::close(fd);
   }
   return doors;
+}
+
+void control_plane::reclaim_file() {
+  std::string error;
+  if (!handed_over_ && !closed_ && !write_file(error))
+    log::error("cannot rewrite the control file: " + error);
 }
 
 void control_plane::hand_over() {

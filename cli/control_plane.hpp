@@ -46,6 +46,10 @@ public:
   /// Duplicates of the listening doors, for an upgrade to pass on.
   inherited_doors duplicate_doors();
 
+  /// After an upgrade that failed: the control file is ours again (a new
+  /// process may have written its pid there before it failed).
+  void reclaim_file();
+
   /// After an upgrade: the new process owns the rendezvous file and the
   /// doors. Stops accepting control connections (those in stay), and
   /// neither restores nor removes the file or the socket from now on.

@@ -82,6 +82,7 @@ upgrade_outcome run_upgrade(upgrade_context& ctx, const std::string& path) {
     ctx.pending_child);
   close_fds(plan.proxy_fds, doors); // the new process has its own copies
   if (!started.ok) {
+    ctx.control->reclaim_file();
     out.message = started.message;
     return out;
   }
