@@ -606,6 +606,9 @@ def test_upgrade_under_load_fails_no_connect(start_balance, backends, successors
     ok, failed = len(load.ok), load.failed
     print(f"\nupgrade under load: {ok} connections, {len(failed)} failed, "
           f"{long_lived.rounds} rounds over 50 long-lived connections")
+    quiet = (switches[0][0] - 1.25, switches[0][0] - 0.25)  # no switch near
+    print(f"before any switch: {load.rate(*quiet):.0f} conn/s, longest gap in 1 s "
+          f"{load.longest_gap(*quiet) * 1000:.1f} ms")
     print("switch | -c upgrade took | conn/s, 1 s before | 0.2 s around | 1 s after"
           " | longest gap ±1 s")
     for i, (t0, t1, pid) in enumerate(switches, 1):
