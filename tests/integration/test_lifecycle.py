@@ -6,6 +6,7 @@ fails (exits, or never says it is ready) leaves the old one serving."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -257,7 +258,8 @@ def test_drain_of_an_idle_daemon_exits_at_once(start_balance, backends):
     assert not os.path.exists(bal.rendezvous_path())
 
 
-def test_kill_and_sigterm_stay_immediate_during_a_drain(start_balance, backends):
+@pytest.mark.parametrize("how", ["kill", "SIGTERM"])
+def test_kill_and_sigterm_stay_immediate_during_a_drain(how, start_balance, backends):
     srv = backends.threaded(endless_handler())
     bal = start_balance([free_listen_port(), channel(srv)])
     s = connect(bal.port)
@@ -266,13 +268,70 @@ def test_kill_and_sigterm_stay_immediate_during_a_drain(start_balance, backends)
         wait_for(lambda: len(reader.data) >= 4096, 10, what="the transfer to begin")
         assert bal.ctl("drain")[0] == 0
         t0 = time.monotonic()
-        rc, out, err = bal.ctl("kill")
-        assert rc == 0 and out == "shutdown complete, exiting.\n", (rc, out, err)
-        assert time.monotonic() - t0 < scaled(5)
+        if how == "kill":
+            rc, out, err = bal.ctl("kill")
+            assert rc == 0 and out == "shutdown complete, exiting.\n", (rc, out, err)
+        else:
+            bal.proc.send_signal(signal.SIGTERM)
+            assert bal.proc.wait(scaled(10)) == 0
+        assert time.monotonic() - t0 < scaled(5)  # not the drain's 30 s
         reader.finish(10)
     finally:
         s.close()
     assert bal.proc.wait(scaled(10)) == 0
+
+
+class NotifySocket:
+    """$NOTIFY_SOCKET played by the test: every datagram with its sender's
+    pid (SCM_CREDENTIALS)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.got = []  # (sender pid, text)
+
+    def collect(self, until, timeout):
+        deadline = time.monotonic() + scaled(timeout)
+        while not any(until(pid, text) for pid, text in self.got):
+            left = deadline - time.monotonic()
+            assert left > 0, self.got
+            self.sock.settimeout(left)
+            data, anc, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("3i")))
+            sender = None
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    sender = struct.unpack("3i", value[:12])[0]
+            self.got.append((sender, data.decode()))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_drain_tells_systemd(env, backends, workdir):
+    srv = backends.threaded(endless_handler(limit=15))
+    notify = NotifySocket(os.path.join(workdir, "notify"))
+    port = free_listen_port()
+    p = subprocess.Popen([BALANCE_BIN, "-f", "--drain-timeout", "2", str(port), channel(srv)],
+                         env=dict(env, NOTIFY_SOCKET=notify.path), stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        notify.collect(lambda pid, t: "READY=1" in t, 15)
+        s = connect(port)
+        reader = Reader(s)
+        wait_for(lambda: len(reader.data) >= 1024, 10, what="the transfer to begin")
+        p.send_signal(signal.SIGQUIT)
+        notify.collect(lambda pid, t: "STOPPING=1" in t
+                       and "STATUS=draining: 1 connections left" in t, 10)
+        assert reader.finish(10)[1] == "reset"  # at the 2 s deadline
+        s.close()
+        assert p.wait(scaled(10)) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        notify.close()
 
 
 # ---------------------------------------------------------------- upgrade
@@ -389,49 +448,32 @@ def test_commands_and_upgrades_the_old_process_refuses(start_balance, backends, 
 
 def test_upgrade_notifies_systemd_of_the_new_main_pid(env, backends, workdir, successors):
     be = backends.echo()
-    path = os.path.join(workdir, "notify")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    notify = NotifySocket(os.path.join(workdir, "notify"))
     port = free_listen_port()
     p = subprocess.Popen([BALANCE_BIN, "-f", str(port), channel(be)],
-                         env=dict(env, NOTIFY_SOCKET=path), stdin=subprocess.DEVNULL,
+                         env=dict(env, NOTIFY_SOCKET=notify.path), stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    got = []  # (sender pid, text)
-
-    def collect(until, timeout):
-        sock.settimeout(scaled(timeout))
-        deadline = time.monotonic() + scaled(timeout)
-        while not any(until(pid, text) for pid, text in got):
-            assert time.monotonic() < deadline, got
-            data, anc, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("3i")))
-            sender = None
-            for level, kind, value in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                    sender = struct.unpack("3i", value[:12])[0]
-            got.append((sender, data.decode()))
-
     try:
-        collect(lambda pid, t: "READY=1" in t, 15)
+        notify.collect(lambda pid, t: "READY=1" in t, 15)
         rc, out, err = run_ctl("upgrade", port, env, timeout=30)
         assert rc == 0, (rc, out, err)
         new = int(out.split()[-1])
         successors.append(new)
         # The old process, still the main pid, names the new one...
-        collect(lambda pid, t: pid == p.pid and f"MAINPID={new}" in t, 10)
+        notify.collect(lambda pid, t: pid == p.pid and f"MAINPID={new}" in t, 10)
         # ...and the new one says it is ready, as the main pid.
-        collect(lambda pid, t: pid == new and "READY=1" in t and f"MAINPID={new}" in t, 10)
+        notify.collect(lambda pid, t: pid == new and "READY=1" in t and f"MAINPID={new}" in t, 10)
         assert p.wait(scaled(10)) == 0
         # After the hand-over the old process told systemd nothing more.
-        after = [t for pid, t in got if pid == p.pid]
+        after = [t for pid, t in notify.got if pid == p.pid]
         assert not any("STOPPING=1" in t for t in after), after
         stop_ok(new)
-        collect(lambda pid, t: pid == new and "STOPPING=1" in t, 10)
+        notify.collect(lambda pid, t: pid == new and "STOPPING=1" in t, 10)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait(5)
-        sock.close()
+        notify.close()
 
 
 def test_upgrade_found_by_pid(start_balance, backends, successors):
@@ -449,6 +491,109 @@ def test_upgrade_found_by_pid(start_balance, backends, successors):
     rc, out, err = run_balance(["-c", "show", "--pid", "999999"], bal.env)
     assert rc == 69 and "no instance whose master process is 999999" in err
     assert bal.proc.wait(scaled(10)) == 0
+
+
+def test_upgrade_defaults_to_the_binary_now_on_disk(env, backends, workdir, successors):
+    """A package update renames the new file over the running binary:
+    `upgrade` without a path starts what is at the old path now."""
+    be = backends.echo()
+    bindir = os.path.join(workdir, "bin")
+    os.mkdir(bindir)
+    binary = os.path.join(bindir, "balance")
+    shutil.copy2(BALANCE_BIN, binary)
+    port = free_listen_port()
+    p = subprocess.Popen([binary, "-f", str(port), channel(be)], env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: run_ctl("show", port, env)[0] == 0, 15, what="the copy to answer")
+        shutil.copy2(BALANCE_BIN, binary + ".new")
+        os.rename(binary + ".new", binary)
+        assert os.readlink(f"/proc/{p.pid}/exe") == binary + " (deleted)"
+        rc, out, err = run_ctl("upgrade", port, env, timeout=30)
+        assert rc == 0, (rc, out, err)
+        new = int(out.split()[-1])
+        successors.append(new)
+        assert os.readlink(f"/proc/{new}/exe") == binary
+        assert p.wait(scaled(10)) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+
+
+def _forged_start(port, be, state, workdir, env):
+    """Starts balance as an upgrade would, but from the test: a listening
+    socket at 3, the state (a memfd) at 4, a readiness pipe at 5, a stderr
+    at 6. Returns (exit status, what it said on the pipe, its stderr)."""
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.bind(("127.0.0.1", port))
+    lst.listen(16)
+    state_fd = os.memfd_create("forged-state")
+    os.write(state_fd, state.encode())
+    ready_r, ready_w = os.pipe()
+    err_path = os.path.join(workdir, "forged.err")
+    err = open(err_path, "wb")
+    sources = [lst.fileno(), state_fd, ready_w, err.fileno()]
+
+    def place():
+        high = [os.dup2(fd, 100 + i) for i, fd in enumerate(sources)]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+
+    cmd = ["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=proxy BALANCE_HANDOVER=4:5:6 '
+           'exec "$0" "$@"', BALANCE_BIN, "-f", str(port), channel(be)]
+    try:
+        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=err, preexec_fn=place, pass_fds=(3, 4, 5, 6))
+        os.close(ready_w)
+        try:
+            rc = p.wait(scaled(15))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+            raise AssertionError("a forged hand-over was taken")
+        said = b""
+        while chunk := os.read(ready_r, 4096):
+            said += chunk
+    finally:
+        lst.close()
+        os.close(state_fd)
+        os.close(ready_r)
+        err.close()
+    with open(err_path, errors="replace") as f:
+        return rc, said.decode(), f.read()
+
+
+def test_a_forged_hand_over_is_refused(start_balance, backends, workdir, env):
+    """The state says it comes from our parent, but the control file it
+    names belongs to another live instance: whoever forged it does not own
+    that instance, and the new process must not take its control file."""
+    be = backends.echo()
+    bal = start_balance([free_listen_port(), channel(be)])
+    info = bal.rendezvous()
+    state = (f"balance-handover 1\npid {os.getpid()}\ntoken {info['secret']}\nuptime 0\n"
+             f"rendezvous {bal.rendezvous_path()}\ngroup 0 rr 0\n"
+             f"channel 0 0 127.0.0.1 {be.port} 0 enabled 0 0 0\nend\n")
+    rc, said, err = _forged_start(free_port(), be, state, workdir, env)
+    assert rc == 77, (rc, said, err)
+    assert said.startswith("77 hand-over refused: the control file "), said
+    assert f"belongs to process {bal.proc.pid}, which is not handing over" in said
+    assert rendezvous_pid(bal) == bal.proc.pid and bal.rendezvous() == info
+    s = connect(bal.port)
+    assert echo_roundtrip(s, b"mine\n") == b"mine\n"
+    s.close()
+
+
+def test_a_broken_hand_over_state_is_refused(backends, workdir, env):
+    be = backends.echo()
+    for state, why in [("balance-handover 1\npid 1\n", "incomplete state"),
+                       ("rm -rf /\n", "not a balance hand-over state"),
+                       ("balance-handover 1\npid 1\ntoken " + "a" * 64 + "\nuptime 0\n"
+                        "rendezvous /x\ngroup 99 rr 0\nend\n", "malformed group")]:
+        rc, said, err = _forged_start(free_port(), be, state, workdir, env)
+        assert rc == 70 and "the hand-over state is broken" in err and why in err, (rc, err)
+        assert said == ""
 
 
 @pytest.mark.timeout_s(60)
