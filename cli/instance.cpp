@@ -3,7 +3,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <thread>
@@ -195,9 +194,10 @@ int run_instance(const options& opts, instance_start& start,
   std::unique_ptr<net::metrics_server> metrics;
   if (opts.metrics_endpoint) {
     metrics = std::make_unique<net::metrics_server>(
-      metrics_source_for(sys, control, ccfg.secret));
+      metrics_source_for(sys, control, ccfg.secret, life));
     std::string err;
-    if (!metrics->listen(*opts.metrics_endpoint, err)) {
+    if (start.metrics >= 0 ? !metrics->adopt(start.metrics, err)
+                           : !metrics->listen(*opts.metrics_endpoint, err)) {
       ready.fail(ex_oserr, "cannot listen for metrics on "
                              + opts.metrics_listen + ": " + err);
       exit_now(ex_oserr);
@@ -211,6 +211,7 @@ int run_instance(const options& opts, instance_start& start,
   upgrade->control = &control;
   upgrade->directory = directory;
   upgrade->pool = &pool;
+  upgrade->metrics = metrics.get();
   upgrade->launch = start.launch;
   upgrade->secret = ccfg.secret;
   upgrade->rendezvous_path = *path;

@@ -22,6 +22,7 @@ struct instance_start {
   std::vector<int> listen_fds;
   int control_local = -1; ///< an upgrade's control doors (-1: none)
   int control_tcp = -1;
+  int metrics = -1; ///< and its --metrics-listen socket
   std::optional<handover> handed; ///< started by an upgrade
   launch_info launch;             ///< for an upgrade of this instance
 };

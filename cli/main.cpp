@@ -115,6 +115,7 @@ int run_daemon(options& opts, instance_start& start) {
   auto inherited = sd_listen_fds();
   start.control_local = inherited.control_local;
   start.control_tcp = inherited.control_tcp;
+  start.metrics = inherited.metrics;
   for (int fd : inherited.proxy) {
     net::adopt_listener(fd);
     start.listen_fds.push_back(fd);

@@ -84,6 +84,8 @@ inherited_sockets sd_listen_fds() {
       out.control_local = fd;
     else if (name == control_tcp_fd_name && out.control_tcp < 0)
       out.control_tcp = fd;
+    else if (name == metrics_fd_name && out.metrics < 0)
+      out.metrics = fd;
     else
       out.proxy.push_back(fd);
   }

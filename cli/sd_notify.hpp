@@ -18,12 +18,14 @@ bool sd_notify_state(const std::string& state);
 /// name (systemd's default is the socket unit's) is a proxy listener.
 constexpr const char* control_local_fd_name = "control-local";
 constexpr const char* control_tcp_fd_name = "control-tcp";
+constexpr const char* metrics_fd_name = "metrics";
 constexpr const char* proxy_fd_name = "proxy";
 
 struct inherited_sockets {
   std::vector<int> proxy;
   int control_local = -1;
   int control_tcp = -1;
+  int metrics = -1; ///< --metrics-listen's
 };
 
 /// The descriptors from 3 on that $LISTEN_FDS counts, when $LISTEN_PID is

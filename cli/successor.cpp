@@ -111,6 +111,10 @@ struct passed_descriptors {
       sources.push_back(plan.control_tcp);
       names += std::string(":") + control_tcp_fd_name;
     }
+    if (plan.metrics >= 0) {
+      sources.push_back(plan.metrics);
+      names += std::string(":") + metrics_fd_name;
+    }
     listening = sources.size();
   }
 

@@ -40,6 +40,7 @@ struct successor_plan {
   std::vector<int> proxy_fds; ///< listening; the plan does not own them
   int control_local = -1;
   int control_tcp = -1;
+  int metrics = -1; ///< --metrics-listen's
   std::string state; ///< serialised handover_state
 };
 

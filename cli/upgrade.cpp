@@ -10,6 +10,7 @@
 #include "core/handover_state.hpp"
 #include "log/log.hpp"
 #include "net/io_pool.hpp"
+#include "net/metrics_server.hpp"
 
 namespace balance::cli {
 
@@ -50,10 +51,10 @@ handover_state capture_state(upgrade_context& ctx) {
   return state;
 }
 
-void close_fds(const std::vector<int>& fds, const inherited_doors& doors) {
-  for (int fd : fds)
+void close_fds(const successor_plan& plan) {
+  for (int fd : plan.proxy_fds)
     ::close(fd);
-  for (int fd : {doors.local, doors.tcp})
+  for (int fd : {plan.control_local, plan.control_tcp, plan.metrics})
     if (fd >= 0)
       ::close(fd);
 }
@@ -74,13 +75,14 @@ upgrade_outcome run_upgrade(upgrade_context& ctx, const std::string& path) {
   auto doors = ctx.control->duplicate_doors();
   plan.control_local = doors.local;
   plan.control_tcp = doors.tcp;
+  plan.metrics = ctx.metrics ? ctx.metrics->duplicate_listener() : -1;
   // The state last: a change the control actor accepted before the
   // upgrade began is in it (commands are refused from then on).
   plan.state = serialize(capture_state(ctx));
   auto started = start_successor(
     plan, [&] { return ctx.pool->pause(pause_limit); }, successor_ready_limit,
     ctx.pending_child);
-  close_fds(plan.proxy_fds, doors); // the new process has its own copies
+  close_fds(plan); // the new process has its own copies
   if (!started.ok) {
     ctx.control->reclaim_file();
     out.message = started.message;
@@ -94,6 +96,9 @@ upgrade_outcome run_upgrade(upgrade_context& ctx, const std::string& path) {
                   + std::to_string(started.pid));
   ctx.life->hand_over(started.pid);
   ctx.control->hand_over();
+  // Scrapes go to the new process, whose counters are the instance's.
+  if (ctx.metrics)
+    ctx.metrics->stop();
   out.code = lifecycle_reply::ok;
   out.pid = started.pid;
   return out;

@@ -14,6 +14,7 @@
 
 namespace balance::net {
 class io_pool;
+class metrics_server;
 } // namespace balance::net
 
 namespace balance::cli {
@@ -27,6 +28,7 @@ struct upgrade_context {
   control_plane* control = nullptr;
   directory_ptr directory;
   net::io_pool* pool = nullptr;
+  net::metrics_server* metrics = nullptr; ///< --metrics-listen, or null
   std::shared_ptr<lifecycle> life;
   launch_info launch;
   std::string secret;

@@ -404,6 +404,37 @@ def test_upgrade_hands_over_the_tcp_control_door(start_balance, backends, succes
     assert bal.proc.wait(scaled(10)) == 0
 
 
+def _scrape(port):
+    """GET /metrics (plain HTTP/1.0, no curl needed): (status, body)."""
+    s = connect(port)
+    try:
+        s.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    finally:
+        s.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+def test_upgrade_hands_over_the_metrics_port(start_balance, backends, successors):
+    """--metrics-listen: the new process serves /metrics on the same socket
+    (not bound again: the old one still holds the port while the new one
+    starts), with the drain gauge."""
+    be = backends.echo()
+    mport = free_port()
+    bal = start_balance(["--metrics-listen", f"127.0.0.1:{mport}", free_listen_port(),
+                         channel(be)])
+    status, body = _scrape(mport)
+    assert status == 200 and "\nbalance_draining 0\n" in body, body[:300]
+    new = upgrade(bal, successors)
+    assert pids_listening(mport) == {new}  # the old one closed its copy
+    status, body = _scrape(mport)
+    assert status == 200 and "balance_channel_up" in body
+    assert bal.proc.wait(scaled(10)) == 0
+
+
 def test_commands_and_upgrades_the_old_process_refuses(start_balance, backends, successors):
     be = backends.echo()
     bal = start_balance([free_listen_port(), channel(be)])
