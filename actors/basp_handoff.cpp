@@ -38,9 +38,10 @@ bool basp_accept(caf::actor_system& sys, int fd, uint16_t door,
   return true;
 }
 
-std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
-                                          std::chrono::milliseconds timeout,
-                                          std::string& error) {
+std::optional<control_actor>
+basp_connect(caf::scoped_actor& self, int fd,
+             std::chrono::milliseconds timeout, std::string& error,
+             std::set<std::string>* interface) {
   auto& sys = self->system();
   auto broker = basp_broker(sys);
   if (!broker) {
@@ -56,6 +57,8 @@ std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
     .receive(
       [&](caf::node_id&, caf::strong_actor_ptr& ptr,
           std::set<std::string>& ifs) {
+        // An older daemon lacks later requests; the session offers only
+        // what `interface` has (the handle's static type is the full one).
         if (!ptr)
           error = "no control actor behind the endpoint";
         else if (!sys.assignable<control_base>(ifs))
@@ -65,9 +68,16 @@ std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
           // extensions) answers that one with an error, and the
           // client says so; everything else works.
           result = caf::actor_cast<control_actor>(std::move(ptr));
+        if (interface)
+          *interface = std::move(ifs);
       },
       [&](caf::error& err) { error = sys.render(err); });
   return result;
+}
+
+bool has_lifecycle(caf::actor_system& sys,
+                   const std::set<std::string>& interface) {
+  return sys.assignable<lifecycle_actor>(interface);
 }
 
 void basp_forget_departed_nodes(caf::actor_system& sys) {

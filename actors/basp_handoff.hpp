@@ -24,9 +24,17 @@ bool basp_accept(caf::actor_system& sys, int fd, uint16_t door,
 
 /// Client side: BASP takes `fd` and waits (bounded) for the server's
 /// handshake; the control actor it announces, or nullopt and `error`.
-std::optional<control_actor> basp_connect(caf::scoped_actor& self, int fd,
-                                          std::chrono::milliseconds timeout,
-                                          std::string& error);
+/// The actor needs 3.54's commands (control_base) only; which of the
+/// later requests it has is in `interface` (see has_lifecycle).
+std::optional<control_actor>
+basp_connect(caf::scoped_actor& self, int fd,
+             std::chrono::milliseconds timeout, std::string& error,
+             std::set<std::string>* interface = nullptr);
+
+/// Whether a control actor with this interface answers drain, upgrade and
+/// lifecycle (a daemon built before them does not).
+bool has_lifecycle(caf::actor_system& sys,
+                   const std::set<std::string>& interface);
 
 /// CAF 0.17's broker keeps one entry per peer node it ever met (its
 /// `spawn_servers`, never purged), and a helper actor per node that lives

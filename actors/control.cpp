@@ -140,6 +140,12 @@ control_actor::behavior_type control(control_pointer self,
         return static_cast<int32_t>(reply::unknown_group);
       if (!is_enumerator(cmd.what))
         return caf::make_error(caf::sec::unexpected_message);
+      // During an upgrade the state has gone to the new process already,
+      // and after it this one is not the instance: a change here is lost.
+      if (cfg.life
+          && (cfg.life->phase() == lifecycle_phase::upgrading
+              || cfg.life->handed_over()))
+        return busy_error();
       if (cmd.what == verb::create || cmd.what == verb::assign)
         resolve_in_place(cmd.host);
       auto rp = self->make_response_promise<int32_t>();
@@ -183,6 +189,23 @@ control_actor::behavior_type control(control_pointer self,
           });
       return rp;
     },
+    [=](drain_atom, const std::string& secret) -> caf::result<int32_t> {
+      if (!secret_matches(self->state.config.secret, secret))
+        return refused_error();
+      return on_drain(self);
+    },
+    [=](upgrade_atom, const std::string& secret, const std::string& path)
+      -> caf::result<int32_t, int32_t, std::string> {
+      if (!secret_matches(self->state.config.secret, secret))
+        return refused_error();
+      return on_upgrade(self, path);
+    },
+    [=](lifecycle_atom, const std::string& secret)
+      -> caf::result<uint32_t, uint64_t, int32_t> {
+      if (!secret_matches(self->state.config.secret, secret))
+        return refused_error();
+      return on_lifecycle(self);
+    },
   };
 }
 
@@ -206,6 +229,15 @@ control_actor::behavior_type control_front(control_actor::pointer self,
     },
     [=](health_atom, const std::string&) {
       return self->delegate(inner, health_atom::value, secret);
+    },
+    [=](drain_atom, const std::string&) {
+      return self->delegate(inner, drain_atom::value, secret);
+    },
+    [=](upgrade_atom, const std::string&, const std::string& path) {
+      return self->delegate(inner, upgrade_atom::value, secret, path);
+    },
+    [=](lifecycle_atom, const std::string&) {
+      return self->delegate(inner, lifecycle_atom::value, secret);
     },
   };
 }

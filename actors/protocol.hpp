@@ -28,6 +28,10 @@ using show_atom = caf::atom_constant<caf::atom("show")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using health_atom = caf::atom_constant<caf::atom("health")>;
+// Appended with drain and upgrade (docs/architecture.md, "Drain and upgrade").
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using upgrade_atom = caf::atom_constant<caf::atom("upgrade")>;
+using lifecycle_atom = caf::atom_constant<caf::atom("lifecycle")>;
 
 // -- types --------------------------------------------------------------------
 //
@@ -88,6 +92,16 @@ inline bool is_refused(const caf::error& err) {
   return err.category() == caf::atom("balance") && err.code() == 1;
 }
 
+/// The error a `command` gets while an upgrade hands the instance over
+/// (or after it did): a change made here now would not reach the new
+/// process. (A client built before prints it as an error; it still fails.)
+inline caf::error busy_error() {
+  return caf::error(2, caf::atom("balance"));
+}
+inline bool is_busy(const caf::error& err) {
+  return err.category() == caf::atom("balance") && err.code() == 2;
+}
+
 // -- the control actor --------------------------------------------------------
 
 /// Published behind the control gate; every request carries the instance
@@ -107,8 +121,26 @@ using control_base = caf::typed_actor<
   caf::replies_to<command_atom, std::string, control_command>::with<int32_t>,
   caf::replies_to<kill_atom, std::string>::with<int32_t>>;
 
-using control_actor = control_base::extend<
+using control_with_health = control_base::extend<
   caf::replies_to<health_atom, std::string>::with<std::vector<health_row>>>;
+
+/// Drain and upgrade, appended likewise; the client looks for the three
+/// in the interface the handshake announced (has_lifecycle) before it
+/// offers them. Replies carry a lifecycle_reply (core/lifecycle.hpp) as
+/// its int32_t.
+/// - drain: closes the listeners, lets connections finish;
+/// - upgrade(path, "" = the running binary): starts the new process, hands
+///   it the sockets and the state, then drains: (reply, new pid, why not
+///   plus the new process's stderr);
+/// - lifecycle: (lifecycle_phase, drain seconds left, successor pid).
+using lifecycle_actor = caf::typed_actor<
+  caf::replies_to<drain_atom, std::string>::with<int32_t>,
+  caf::replies_to<upgrade_atom, std::string, std::string>::with<
+    int32_t, int32_t, std::string>,
+  caf::replies_to<lifecycle_atom, std::string>::with<uint32_t, uint64_t,
+                                                     int32_t>>;
+
+using control_actor = control_with_health::extend_with<lifecycle_actor>;
 
 // == in-process only =========================================================
 //
@@ -119,6 +151,7 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using closed_atom = caf::atom_constant<caf::atom("closed")>;
 using checked_atom = caf::atom_constant<caf::atom("checked")>;
 using observed_atom = caf::atom_constant<caf::atom("observed")>;
+using fds_atom = caf::atom_constant<caf::atom("fds")>;
 
 /// One per group: the only writer of that group's configuration, which it
 /// publishes to the group_directory after every change. Sessions pick from
@@ -138,8 +171,19 @@ using scheduler_actor = caf::typed_actor<
 /// (each on its io thread, which reports back with `closed`) and every
 /// connection has been told to close: with how many were. `show`: live
 /// connections and accept errors.
+/// `drain` closes the acceptors only (true: taking their backlog first)
+/// and answers with the live connections; `fds`: a duplicate of each
+/// listening socket, for an upgrade to hand on (none once closing).
 using listener_actor = caf::typed_actor<
   caf::replies_to<stop_atom>::with<uint64_t>, caf::reacts_to<closed_atom>,
-  caf::replies_to<show_atom>::with<uint64_t, uint64_t>>;
+  caf::replies_to<show_atom>::with<uint64_t, uint64_t>,
+  caf::replies_to<drain_atom, bool>::with<uint64_t>,
+  caf::replies_to<fds_atom>::with<std::vector<int>>>;
+
+/// Runs one upgrade (blocking, on a detached actor of its own, so that the
+/// control actor keeps answering meanwhile).
+using upgrade_runner_actor = caf::typed_actor<
+  caf::replies_to<upgrade_atom, std::string>::with<int32_t, int32_t,
+                                                   std::string>>;
 
 } // namespace balance

@@ -31,7 +31,13 @@ int no_master(const std::string& why) {
 std::variant<target, int> local_target(const options& opts) {
   auto name = rendezvous_name(opts.port, opts.bind_host);
   std::string skipped;
-  auto path = find_rendezvous(name, skipped);
+  auto path = opts.control_pid > 0
+                ? find_rendezvous_by_pid(opts.control_pid, skipped)
+                : find_rendezvous(name, skipped);
+  if (path.empty() && opts.control_pid > 0)
+    return no_master("no instance whose master process is "
+                     + std::to_string(opts.control_pid)
+                     + (skipped.empty() ? "" : "; " + skipped));
   if (path.empty())
     return no_master(
       "no instance on port " + opts.port_text
@@ -53,7 +59,8 @@ std::variant<target, int> local_target(const options& opts) {
                      + std::to_string(rv->pid) + " is not running");
   }
   target t;
-  t.label = "port " + opts.port_text;
+  t.label = opts.control_pid > 0 ? "pid " + std::to_string(opts.control_pid)
+                                 : "port " + opts.port_text;
   t.socket = rv->socket;
   t.secret = rv->secret;
   t.pid = rv->pid;
@@ -99,7 +106,8 @@ std::optional<control_actor>
 connect_target(caf::scoped_actor& self, net::control_link& link,
                const target& t,
                const std::shared_ptr<asio::ssl::context>& tls,
-               std::string& error, bool& refused) {
+               std::string& error, bool& refused,
+               std::set<std::string>* interface) {
   auto dialled = t.socket.empty()
                    ? link.dial_tcp(t.host, t.port, t.secret, tls,
                                    connect_timeout)
@@ -112,7 +120,8 @@ connect_target(caf::scoped_actor& self, net::control_link& link,
             + ": " + dialled.error;
     return std::nullopt;
   }
-  auto ctl = basp_connect(self, dialled.fd, connect_timeout, error);
+  auto ctl = basp_connect(self, dialled.fd, connect_timeout, error,
+                          interface);
   if (!ctl)
     error = "control endpoint " + t.label + ": " + error;
   return ctl;
@@ -171,7 +180,9 @@ int run_control(const options& opts) {
         say("== " + t.label + " ==\n");
       std::string error;
       bool refused = false;
-      auto ctl = connect_target(self, link, t, tls, error, refused);
+      std::set<std::string> interface;
+      auto ctl = connect_target(self, link, t, tls, error, refused,
+                                &interface);
       if (!ctl && refused) {
         complain("access denied: " + error);
         rc = ex_noperm;
@@ -183,7 +194,7 @@ int run_control(const options& opts) {
         rc = no_master(error);
         continue;
       }
-      control_session session{self, *ctl, t};
+      control_session session{self, *ctl, t, has_lifecycle(sys, interface)};
       if (opts.mode == run_mode::interactive) {
         rc = run_interactive(session);
         continue;
@@ -195,6 +206,8 @@ int run_control(const options& opts) {
           break;
         }
       }
+      if (auto soft = session.soft_failure(); soft && rc == ex_ok)
+        rc = *soft;
     }
   }
   std::fflush(stdout);

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -46,11 +47,13 @@ client_tls(const options& opts);
 void configure_client(caf::actor_system_config& cfg);
 
 /// Connects to `t`'s control actor (the gate, then BASP), with timeouts;
-/// `refused` when the gate refused the secret or certificate.
+/// `refused` when the gate refused the secret or certificate. The
+/// interface the daemon announced goes to `interface` (has_lifecycle).
 std::optional<control_actor>
 connect_target(caf::scoped_actor& self, net::control_link& link,
                const target& t,
                const std::shared_ptr<asio::ssl::context>& tls,
-               std::string& error, bool& refused);
+               std::string& error, bool& refused,
+               std::set<std::string>* interface = nullptr);
 
 } // namespace balance::cli

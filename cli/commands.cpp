@@ -25,6 +25,7 @@ const entry table[] = {
   {"version", command_kind::version},   {"hash", command_kind::hash},
   {"rr", command_kind::rr},             {"metrics", command_kind::metrics},
   {"health", command_kind::health},
+  {"drain", command_kind::drain},       {"upgrade", command_kind::upgrade},
 };
 // clang-format on
 
@@ -101,6 +102,18 @@ command parse_command(const std::string& line) {
       cmd.host = words[2];
       cmd.port = words[3];
       break;
+    case command_kind::upgrade: {
+      // The path is the rest of the line (it may hold blanks).
+      auto start = line.find_first_not_of(" \t");
+      auto after = line.find_first_of(" \t", start);
+      if (after != std::string::npos) {
+        auto b = line.find_first_not_of(" \t\n", after);
+        auto e = line.find_last_not_of(" \t\n");
+        if (b != std::string::npos)
+          cmd.path = line.substr(b, e - b + 1);
+      }
+      break;
+    }
     case command_kind::maxc:
     case command_kind::mrtg_bytes:
     case command_kind::mrtg_conns:

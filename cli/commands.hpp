@@ -31,6 +31,8 @@ enum class command_kind {
   // ours, after 3.54's so no old abbreviation changes meaning
   metrics,
   health,
+  drain,
+  upgrade,
 };
 
 struct command {
@@ -40,6 +42,7 @@ struct command {
   int64_t second = 0; ///< maxc value, mrtg channel
   std::string host;   ///< create, assign
   std::string port;   ///< create, assign
+  std::string path;   ///< upgrade: the new binary ("" = the running one)
 };
 
 /// Parses one command line (without the `;` splitting).

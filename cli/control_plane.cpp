@@ -70,7 +70,7 @@ control_plane::control_plane(caf::actor_system& sys, control_config config)
   // still travels over the open connection, so the gate stays up.
   config_.on_killed = [this, then] {
     closed_ = true;
-    if (!rendezvous_path_.empty()) {
+    if (!rendezvous_path_.empty() && !handed_over_) {
       ::unlink(rendezvous_path_.c_str());
       ::unlink(socket_path_for(rendezvous_path_).c_str());
     }
@@ -123,7 +123,8 @@ bool control_plane::hand_off(int fd, net::control_door door) {
 }
 
 std::string control_plane::open(const options& opts,
-                                const std::string& rendezvous_path) {
+                                const std::string& rendezvous_path,
+                                inherited_doors inherited) {
   rendezvous_path_ = rendezvous_path;
   std::string error;
   auto remote = remote_control_endpoint(opts, error);
@@ -144,10 +145,19 @@ std::string control_plane::open(const options& opts,
   gate_ = std::make_unique<net::control_gate>(
     config_.secret,
     [this](int fd, net::control_door door) { return hand_off(fd, door); });
-  if (!gate_->listen_local(socket_path_for(rendezvous_path), error))
+  auto socket_path = socket_path_for(rendezvous_path);
+  if (inherited.local >= 0
+        ? !gate_->adopt_local(inherited.local, socket_path, error)
+        : !gate_->listen_local(socket_path, error))
     return error;
-  if (remote && !gate_->listen_tcp(*remote, tls, error))
+  if (remote && inherited.tcp >= 0) {
+    if (!gate_->adopt_tcp(inherited.tcp, tls, error))
+      return error;
+  } else if (remote && !gate_->listen_tcp(*remote, tls, error)) {
     return "cannot listen for control on " + opts.control_listen + ": " + error;
+  } else if (!remote && inherited.tcp >= 0) {
+    ::close(inherited.tcp); // handed over, but not asked for any more
+  }
   gate_->start();
   if (!write_file(error))
     return error;
@@ -165,7 +175,40 @@ bool control_plane::write_file(std::string& error) {
   return write_rendezvous(rendezvous_path_, rv, error);
 }
 
+inherited_doors control_plane::duplicate_doors() {
+  inherited_doors doors;
+  if (!gate_)
+    return doors;
+  for (auto& [kind, fd] : gate_->duplicate_doors()) {
+    int& slot = kind == net::control_door::local ? doors.local : doors.tcp;
+    if (slot < 0)
+      slot = fd;
+    else
+      ::close(fd);
+  }
+  return doors;
+}
+
+void control_plane::reclaim_file() {
+  std::string error;
+  if (!handed_over_ && !closed_ && !write_file(error))
+    log::error("cannot rewrite the control file: " + error);
+}
+
+void control_plane::hand_over() {
+  handed_over_ = true;
+  closed_ = true; // the watchdog leaves the file and the socket alone
+  if (gate_)
+    gate_->hand_over();
+}
+
 bool control_plane::watch() {
+  if (handed_over_) {
+    // Still answering the shells that were in when the upgrade came.
+    restore_actors();
+    basp_forget_departed_nodes(sys_);
+    return true;
+  }
   if (closed_)
     return true;
   restore_actors();
@@ -196,7 +239,7 @@ control_actor control_plane::control_handle() const {
 
 void control_plane::close() {
   closed_ = true;
-  if (!rendezvous_path_.empty())
+  if (!rendezvous_path_.empty() && !handed_over_)
     ::unlink(rendezvous_path_.c_str());
   if (gate_)
     gate_->stop();

@@ -24,6 +24,12 @@ namespace balance::cli {
 std::optional<endpoint> remote_control_endpoint(const options& opts,
                                                 std::string& error);
 
+/// Control doors an upgrade handed over (listening; -1 = none).
+struct inherited_doors {
+  int local = -1;
+  int tcp = -1;
+};
+
 class control_plane {
 public:
   /// `config.on_killed` is wrapped: the rendezvous file goes first.
@@ -31,9 +37,23 @@ public:
   ~control_plane();
 
   /// Opens the local socket beside `rendezvous_path`, and the remote door
-  /// when `opts.control_listen` is set (TLS files validated by main);
-  /// then writes the rendezvous file. "" or the reason it failed.
-  std::string open(const options& opts, const std::string& rendezvous_path);
+  /// when `opts.control_listen` is set (TLS files validated by main), or
+  /// takes over the `inherited` ones; then writes the rendezvous file
+  /// (over the old process's, in an upgrade). "" or the reason it failed.
+  std::string open(const options& opts, const std::string& rendezvous_path,
+                   inherited_doors inherited = {});
+
+  /// Duplicates of the listening doors, for an upgrade to pass on.
+  inherited_doors duplicate_doors();
+
+  /// After an upgrade that failed: the control file is ours again (a new
+  /// process may have written its pid there before it failed).
+  void reclaim_file();
+
+  /// After an upgrade: the new process owns the rendezvous file and the
+  /// doors. Stops accepting control connections (those in stay), and
+  /// neither restores nor removes the file or the socket from now on.
+  void hand_over();
 
   /// Called about once a second: restores a control actor that died (any
   /// reason, including an exit it could not trap), and a rendezvous file
@@ -68,6 +88,7 @@ private:
   std::set<std::string> interface_;
   std::shared_ptr<std::atomic<bool>> control_down_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> handed_over_{false};
 };
 
 } // namespace balance::cli

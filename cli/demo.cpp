@@ -85,7 +85,9 @@ int run_demo(const char* argv0) {
     demo_port, argv0, demo_port, argv0, demo_port);
   std::fflush(stdout);
   readiness none;
-  return run_instance(opts, listen_fd, none);
+  instance_start start;
+  start.listen_fds.push_back(listen_fd);
+  return run_instance(opts, start, none);
 }
 
 } // namespace balance::cli

@@ -112,7 +112,9 @@ std::string format_help() {
          "  show json                      the same as JSON\n"
          "  version                        show version id\n"
          "  metrics                        counters in Prometheus text format\n"
-         "  health                         health checks of every channel\n";
+         "  health                         health checks of every channel\n"
+         "  drain                          stop accepting, exit when connections are done\n"
+         "  upgrade [path]                 hand over to a new binary, then drain\n";
 }
 
 std::string format_banner(const std::string& version, int pid) {

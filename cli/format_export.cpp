@@ -52,7 +52,8 @@ std::string labels(const channel_status& ch) {
 } // namespace
 
 std::string format_json(const snapshot& snap,
-                        const std::vector<health_row>* health) {
+                        const std::vector<health_row>* health,
+                        const lifecycle_status* life) {
   using nlohmann::json;
   json groups = json::array();
   for (auto& ch : snap.channels) {
@@ -92,11 +93,19 @@ std::string format_json(const snapshot& snap,
     {"accept_errors", snap.accept_errors},
     {"groups", groups},
   };
+  if (life) {
+    doc["draining"] = life->phase == lifecycle_phase::draining;
+    if (life->drain_seconds_left > 0)
+      doc["drain_seconds_left"] = life->drain_seconds_left;
+    if (life->successor_pid > 0)
+      doc["successor_pid"] = life->successor_pid;
+  }
   return doc.dump(2) + "\n";
 }
 
 std::string format_metrics(const snapshot& snap,
-                           const std::vector<health_row>* health) {
+                           const std::vector<health_row>* health,
+                           const lifecycle_status* life) {
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help) {
     out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " "
@@ -119,6 +128,13 @@ std::string format_metrics(const snapshot& snap,
          "accept() failures (e.g. out of file descriptors).");
   out += "balance_accept_errors_total " + std::to_string(snap.accept_errors)
          + "\n";
+  if (life) {
+    family("balance_draining", "gauge",
+           "Whether the instance drains: listeners closed, connections "
+           "finishing.");
+    out += std::string("balance_draining ")
+           + (life->phase == lifecycle_phase::draining ? "1" : "0") + "\n";
+  }
   per_channel("balance_channel_up", "gauge", "1 if the channel is enabled.",
               [](auto& ch) { return is_enabled(ch) ? 1 : 0; });
   per_channel("balance_channel_connections", "gauge",

@@ -3,7 +3,6 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <malloc.h>
 #include <sys/resource.h>
 #include <thread>
@@ -17,9 +16,11 @@
 #include "cli/control_plane.hpp"
 #include "cli/exit.hpp"
 #include "cli/instance_health.hpp"
+#include "cli/instance_loop.hpp"
 #include "cli/metrics_scrape.hpp"
 #include "cli/rendezvous.hpp"
 #include "cli/sd_notify.hpp"
+#include "cli/upgrade.hpp"
 #include "core/limits.hpp"
 #include "core/packet_dump.hpp"
 #include "log/log.hpp"
@@ -36,21 +37,6 @@ std::size_t default_threads() {
 }
 
 // -- the steps of run_instance, in order ----------------------------------
-
-/// Blocks the signals that stop the instance (wait_for_stop takes them
-/// with sigtimedwait; every thread started later inherits the mask) and
-/// ignores SIGPIPE.
-sigset_t block_stop_signals() {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  for (int sig : {SIGINT, SIGHUP})
-    if (!inherited_ignore(sig)) // nohup: a blocked signal is never ignored
-      sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-  return stop_signals;
-}
 
 /// The actor system's configuration.
 caf::actor_system_config& configure_actors(caf::actor_system_config& cfg,
@@ -96,16 +82,20 @@ relay_settings_for(const options& opts, net::connection_registry& registry,
 }
 
 /// A scheduler actor per group of `dir`, each publishing its group's
-/// configuration.
+/// configuration: the command line's, or the one an upgrade carried over.
 void spawn_groups(caf::actor_system& sys, const options& opts,
-                  group_directory& dir, const scheduler_hooks& hooks) {
+                  group_directory& dir, const scheduler_hooks& hooks,
+                  const handover_state* carried) {
   for (std::size_t g = 0; g < max_groups; ++g) {
     group_policy policy;
     policy.set_owner(&dir, static_cast<uint32_t>(g));
     policy.hash_failover = opts.hash_failover;
     policy.autodisable = opts.autodisable;
     policy.health = health_rules_for(opts.checks);
-    if (g < opts.groups.size()) {
+    if (carried) {
+      if (g < carried->groups.size())
+        restore_group(policy, carried->groups[g]);
+    } else if (g < opts.groups.size()) {
       policy.type = opts.groups[g].type;
       for (auto& ch : opts.groups[g].channels)
         policy.add(ch.target, ch.maxc);
@@ -120,65 +110,37 @@ void spawn_groups(caf::actor_system& sys, const options& opts,
 
 /// The listener, accepting on every io thread from now on.
 listener_actor spawn_listener(caf::actor_system& sys, net::io_pool& pool,
-                              int listen_fd,
+                              std::vector<int> listen_fds,
                               std::shared_ptr<net::relay_settings> settings,
                               directory_ptr directory) {
   listener_config lcfg;
   lcfg.pool = &pool;
-  lcfg.listen_fd = listen_fd;
+  lcfg.listen_fds = std::move(listen_fds);
   lcfg.registry = settings->registry;
   lcfg.settings = std::move(settings);
   lcfg.directory = std::move(directory);
   return sys.spawn(listener, lcfg);
 }
 
-/// Returns once `kill` has run (`killed`) or a signal came; after a signal
-/// it closes the listener and every connection itself (bounded) and the
-/// control plane. About once a second the control plane's watchdog runs;
-/// when control cannot be restored the instance stops as on SIGTERM.
-void wait_for_stop(const sigset_t& stop_signals,
-                   const std::atomic<bool>& killed, control_plane& control,
-                   caf::actor_system& sys, const listener_actor& listener,
-                   net::connection_registry& registry) {
-  for (unsigned ticks = 1; !killed; ++ticks) {
-    timespec tick{0, 100 * 1000 * 1000};
-    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
-    if (sig <= 0 && ticks % 10 == 0)
-      sd_notify_state("STATUS=" + std::to_string(registry.size())
-                      + " connections");
-    if (sig <= 0 && ticks % 10 == 0 && !control.watch()) {
-      log::error("control cannot be restored: shutting down");
-      sig = SIGTERM;
-    }
-    if (sig > 0 && !killed) {
-      log::notice("signal " + std::to_string(sig) + ": shutting down");
-      sd_notify_state("STOPPING=1");
-      caf::scoped_actor self{sys};
-      self->request(listener, std::chrono::seconds(3), stop_atom::value)
-        .receive([](uint64_t) {}, [](caf::error&) {});
-      registry.wait_empty(std::chrono::steady_clock::now()
-                          + std::chrono::seconds(3));
-      control.close();
-      return;
-    }
-  }
-}
-
 } // namespace
 
-int run_instance(const options& opts, int listen_fd, readiness& ready) {
+int run_instance(const options& opts, instance_start& start,
+                 readiness& ready) {
   // One malloc arena: the per-connection objects are small and served by
   // glibc's per-thread caches anyway, and a second arena per io thread
   // costs about 10 % more memory per idle connection (measured with 4 000).
   mallopt(M_ARENA_MAX, 1);
-  auto stop_signals = block_stop_signals();
+  instance_loop loop;
+  loop.stop_signals = block_stop_signals();
 
+  const handover* handed = start.handed ? &*start.handed : nullptr;
+  const handover_state* carried = handed ? &handed->state : nullptr;
   std::string error;
-  auto path = prepare_rendezvous_path(
-    rendezvous_name(opts.port, opts.bind_host), error);
+  int code = ex_ok;
+  auto path = control_file_for(opts, handed, code, error);
   if (!path) {
-    ready.fail(ex_oserr, error);
-    return ex_oserr;
+    ready.fail(code, error);
+    return code;
   }
 
   caf::actor_system_config cfg;
@@ -194,26 +156,37 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   auto directory = std::make_shared<group_directory>(max_groups);
   auto checks = make_health_checks(opts, pool, directory);
   spawn_groups(sys, opts, *directory,
-               hooks_for(opts, registry, checks.get()));
+               hooks_for(opts, registry, checks.get()), carried);
   pool.start();
   if (checks)
     checks->start();
-  auto listener = spawn_listener(sys, pool, listen_fd, settings, directory);
+  auto listener = spawn_listener(sys, pool, start.listen_fds, settings,
+                                 directory);
 
   // Publish control: the gate's doors, the control actor, the rendezvous
-  // file.
+  // file (in an upgrade: the same secret, the doors handed over, the file
+  // rewritten with our pid).
+  auto life = std::make_shared<lifecycle>();
+  auto upgrade = std::make_unique<upgrade_context>();
   std::atomic<bool> killed{false};
   control_config ccfg;
-  ccfg.secret = make_secret();
+  ccfg.secret = carried ? carried->token : make_secret();
   ccfg.directory = directory;
   ccfg.listener = listener;
   ccfg.registry = &registry;
+  if (carried)
+    ccfg.started -= std::chrono::seconds(carried->uptime_seconds);
+  upgrade->life = life;
+  enable_lifecycle(ccfg, *upgrade, std::chrono::seconds(opts.drain_timeout));
   ccfg.on_killed = [&] {
-    sd_notify_state("STOPPING=1");
+    if (!life->handed_over())
+      sd_notify_state("STOPPING=1");
     killed = true;
   };
   control_plane control{sys, ccfg};
-  if (auto err = control.open(opts, *path); !err.empty()) {
+  if (auto err = control.open(opts, *path,
+                              {start.control_local, start.control_tcp});
+      !err.empty()) {
     ready.fail(ex_oserr, err);
     exit_now(ex_oserr);
   }
@@ -221,9 +194,10 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
   std::unique_ptr<net::metrics_server> metrics;
   if (opts.metrics_endpoint) {
     metrics = std::make_unique<net::metrics_server>(
-      metrics_source_for(sys, control, ccfg.secret));
+      metrics_source_for(sys, control, ccfg.secret, life));
     std::string err;
-    if (!metrics->listen(*opts.metrics_endpoint, err)) {
+    if (start.metrics >= 0 ? !metrics->adopt(start.metrics, err)
+                           : !metrics->listen(*opts.metrics_endpoint, err)) {
       ready.fail(ex_oserr, "cannot listen for metrics on "
                              + opts.metrics_listen + ": " + err);
       exit_now(ex_oserr);
@@ -232,13 +206,29 @@ int run_instance(const options& opts, int listen_fd, readiness& ready) {
     log::debug("metrics on http://" + opts.metrics_endpoint->to_string()
                + "/metrics");
   }
+  upgrade->sys = &sys;
+  upgrade->listener = listener;
+  upgrade->control = &control;
+  upgrade->directory = directory;
+  upgrade->pool = &pool;
+  upgrade->metrics = metrics.get();
+  upgrade->launch = start.launch;
+  upgrade->secret = ccfg.secret;
+  upgrade->rendezvous_path = *path;
+  upgrade->started = ccfg.started;
   log::debug("listening on port " + std::to_string(opts.port));
   ready.ok();
-  // Under systemd (Type=notify): listening and controllable from here on.
+  if (start.handed)
+    settle_after_handover(*start.handed, opts.foreground);
+  // Under systemd (Type=notify): listening and controllable from here on;
+  // after an upgrade, systemd follows this process (MAINPID).
   sd_notify_state("READY=1\nSTATUS=0 connections\nMAINPID="
                   + std::to_string(::getpid()));
 
-  wait_for_stop(stop_signals, killed, control, sys, listener, registry);
+  loop = {loop.stop_signals, &killed, &control, &sys, listener, &registry,
+          life.get(), ccfg.secret};
+  run_until_stopped(loop);
+  end_pending_successor(*upgrade);
   if (metrics)
     metrics->stop();
 

@@ -10,6 +10,7 @@
 #include "cli/control_plane.hpp"
 #include "cli/daemon.hpp"
 #include "cli/demo.hpp"
+#include "cli/handover.hpp"
 #include "cli/instance.hpp"
 #include "cli/options.hpp"
 #include "cli/sd_notify.hpp"
@@ -72,11 +73,19 @@ std::string check_out_bind_family(const options& opts, const endpoint& ep) {
          + " address and no channel is " + (ep.v6 ? "IPv6" : "IPv4");
 }
 
-int run_daemon(options& opts) {
-  if (auto r = resolve_channels(opts); std::holds_alternative<parse_error>(r)) {
-    auto& err = std::get<parse_error>(r);
-    return fail(err.code, err.message);
-  }
+int run_daemon(options& opts, instance_start& start) {
+  // Started by an upgrade: the groups come from the state it carried (the
+  // command line's channels may no longer resolve, and need not).
+  std::string error;
+  start.handed = take_handover(error);
+  if (!error.empty())
+    return fail(ex_software, error);
+  if (!start.handed)
+    if (auto r = resolve_channels(opts);
+        std::holds_alternative<parse_error>(r)) {
+      auto& err = std::get<parse_error>(r);
+      return fail(err.code, err.message);
+    }
   if (!opts.out_bind_host.empty()) {
     endpoint ep;
     if (auto err = check_out_bind(opts.out_bind_host, ep); !err.empty())
@@ -102,16 +111,24 @@ int run_daemon(options& opts) {
     if (!net::make_tls_context(opts.tls, net::tls_role::server, err))
       return fail(ex_config, err);
   }
-  std::string error;
-  // Socket activation: systemd bound the port already.
-  int listen_fd = sd_listen_fd();
-  if (listen_fd >= 0)
-    net::adopt_listener(listen_fd);
-  else
-    listen_fd = net::open_listener(opts.bind_host, opts.port,
-                                   opts.force_ipv6, error);
-  if (listen_fd < 0)
-    return fail(ex_oserr, error + " (port " + opts.port_text + ")");
+  // Socket activation, or an upgrade: the port is bound already.
+  auto inherited = sd_listen_fds();
+  start.control_local = inherited.control_local;
+  start.control_tcp = inherited.control_tcp;
+  start.metrics = inherited.metrics;
+  for (int fd : inherited.proxy) {
+    net::adopt_listener(fd);
+    start.listen_fds.push_back(fd);
+  }
+  if (start.handed && start.listen_fds.empty())
+    return fail(ex_software, "an upgrade handed over no listening socket");
+  if (start.listen_fds.empty()) {
+    int fd = net::open_listener(opts.bind_host, opts.port, opts.force_ipv6,
+                                error);
+    if (fd < 0)
+      return fail(ex_oserr, error + " (port " + opts.port_text + ")");
+    start.listen_fds.push_back(fd);
+  }
   log::configure(opts.debug, opts.foreground);
   // As 3.54: -d first says what it was given, then what each client gets.
   if (log::debug_enabled())
@@ -121,15 +138,22 @@ int run_daemon(options& opts) {
   if (was != now)
     log::debug("descriptor limit raised from " + std::to_string(was) + " to "
                + std::to_string(now));
+  // The process an upgrade starts stays where it was started (the old
+  // one tracks it by pid, and systemd follows it); it says "ready" on the
+  // pipe it was given, as a daemon's child does to its parent.
   readiness ready;
-  if (!opts.foreground)
+  if (start.handed)
+    ready = readiness{start.handed->ready_fd};
+  else if (!opts.foreground)
     ready = daemonize(opts.packet_dump, opts.debug);
-  return run_instance(opts, listen_fd, ready);
+  return run_instance(opts, start, ready);
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  instance_start start;
+  start.launch = current_launch(argc, argv);
   auto parsed = parse_command_line(argc, argv);
   if (auto* err = std::get_if<parse_error>(&parsed))
     return fail(err->code, err->message, err->show_usage);
@@ -144,7 +168,7 @@ int main(int argc, char** argv) {
     case run_mode::command:
     case run_mode::interactive: return run_control(opts);
     case run_mode::top: return run_top(opts);
-    case run_mode::daemon: return run_daemon(opts);
+    case run_mode::daemon: return run_daemon(opts, start);
   }
   return ex_software;
 }

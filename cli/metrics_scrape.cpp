@@ -37,28 +37,34 @@ private:
 
 } // namespace
 
-net::metrics_source metrics_source_for(caf::actor_system& sys,
-                                       const control_plane& control,
-                                       std::string secret) {
-  return [&sys, &control, secret](net::metrics_reply reply) {
+net::metrics_source
+metrics_source_for(caf::actor_system& sys, const control_plane& control,
+                   std::string secret, std::shared_ptr<const lifecycle> life) {
+  return [&sys, &control, secret, life](net::metrics_reply reply) {
     auto once = std::make_shared<reply_once>(std::move(reply));
     auto ctl = control.control_handle();
     // A function-based actor with a pending request lives until the
     // response (or the timeout) has been handled, then ends.
-    sys.spawn([ctl, secret, once](caf::event_based_actor* self) {
+    sys.spawn([ctl, secret, once, life](caf::event_based_actor* self) {
       // The health rows after the snapshot, as `metrics` over -c: a
       // daemon without them (none here, but the same control actor's
       // interface) still gets its counters scraped.
       self->request(ctl, scrape_timeout, show_atom::value, secret)
         .then(
-          [self, ctl, secret, once](snapshot& snap) {
+          [self, ctl, secret, once, life](snapshot& snap) {
+            // In this process the drain state is at hand: no request.
+            std::optional<lifecycle_status> st;
+            if (life)
+              st = life->status();
             self->request(ctl, scrape_timeout, health_atom::value, secret)
               .then(
-                [once, snap](std::vector<health_row>& health) {
-                  once->deliver(format_metrics(snap, &health));
+                [once, snap, st](std::vector<health_row>& health) {
+                  once->deliver(
+                    format_metrics(snap, &health, st ? &*st : nullptr));
                 },
-                [once, snap](caf::error&) {
-                  once->deliver(format_metrics(snap));
+                [once, snap, st](caf::error&) {
+                  once->deliver(
+                    format_metrics(snap, nullptr, st ? &*st : nullptr));
                 });
           },
           [once](caf::error&) { once->deliver(std::nullopt); });

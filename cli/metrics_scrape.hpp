@@ -2,10 +2,12 @@
 // (the one `-c metrics` prints), rendered by format_metrics.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <caf/fwd.hpp>
 
+#include "core/lifecycle.hpp"
 #include "net/metrics_server.hpp"
 
 namespace balance::cli {
@@ -18,8 +20,10 @@ class control_plane;
 /// nullopt on an error or after a timeout, to the reply. Never blocks its
 /// caller: the metrics thread only enqueues a spawn. `sys` and `control`
 /// outlive the server.
-net::metrics_source metrics_source_for(caf::actor_system& sys,
-                                       const control_plane& control,
-                                       std::string secret);
+/// `life` (optional) adds the drain state, as `-c metrics` does.
+net::metrics_source
+metrics_source_for(caf::actor_system& sys, const control_plane& control,
+                   std::string secret,
+                   std::shared_ptr<const lifecycle> life = nullptr);
 
 } // namespace balance::cli

@@ -45,6 +45,8 @@ enum long_option : int {
   opt_interval,
   opt_batch,
   opt_read_only,
+  opt_drain_timeout,
+  opt_pid,
 };
 
 const option own_long_options[] = {
@@ -67,6 +69,8 @@ const option own_long_options[] = {
   {"interval", required_argument, nullptr, opt_interval},
   {"batch", required_argument, nullptr, opt_batch},
   {"read-only", no_argument, nullptr, opt_read_only},
+  {"drain-timeout", required_argument, nullptr, opt_drain_timeout},
+  {"pid", required_argument, nullptr, opt_pid},
 };
 
 // getopt_long's table: ours, then the health checks' (check_options.cpp).
@@ -196,6 +200,17 @@ std::optional<parse_error> apply_option(int c, const std::string& arg,
     case opt_send_proxy: return parse_send_proxy(arg, opts);
     case opt_accept_proxy: return parse_accept_proxy(arg, opts);
     case opt_metrics_listen: return parse_metrics_listen(arg, opts);
+    case opt_drain_timeout:
+      if (!parse_uint(arg, 86400 * 365, n))
+        return usage_error("invalid drain timeout '--drain-timeout " + arg
+                           + "' (whole seconds, 0 = no limit)");
+      opts.drain_timeout = static_cast<int>(n);
+      break;
+    case opt_pid:
+      if (!parse_uint(arg, 4194304, n) || n < 1)
+        return usage_error("invalid process id '--pid " + arg + "'");
+      opts.control_pid = static_cast<int>(n);
+      break;
     case opt_help: opts.mode = run_mode::help; break;
     case opt_version: opts.mode = run_mode::version; break;
     case opt_demo: opts.mode = run_mode::demo; break;
@@ -267,9 +282,13 @@ std::optional<parse_error> parse_listen_port(options& opts,
 /// -c/-i: the instance's listening port, or --control endpoints instead.
 parse_result client_arguments(options opts,
                               const std::vector<std::string>& positional) {
-  if (!opts.control_endpoints.empty()) {
+  if (!opts.control_endpoints.empty() && opts.control_pid > 0)
+    return usage_error("--control and --pid exclude each other");
+  if (!opts.control_endpoints.empty() || opts.control_pid > 0) {
     if (!positional.empty())
-      return usage_error("with --control no port argument is taken, got '"
+      return usage_error(std::string("with ")
+                         + (opts.control_pid > 0 ? "--pid" : "--control")
+                         + " no port argument is taken, got '"
                          + positional.front() + "'");
     return opts;
   }
@@ -287,6 +306,8 @@ parse_result daemon_arguments(options opts,
                               std::vector<std::string> positional) {
   if (!opts.control_endpoints.empty())
     return usage_error("--control needs -c or -i");
+  if (opts.control_pid > 0)
+    return usage_error("--pid needs -c or -i");
   if (positional.empty())
     return usage_error("the listening port is missing");
   if (auto err = parse_listen_port(opts, positional[0]))
@@ -416,6 +437,7 @@ std::string usage_text() {
   balance -c cmd --control host:port [--control ...] [TLS options]
   balance [-b addr] top port [--interval S] [--batch N] [--read-only]
   balance top --control host:port [--control ...] [TLS options] [...]
+  balance -c cmd --pid PID    (the local instance whose master is PID)
   balance --demo          (two echo backends behind 127.0.0.1:8888)
 
   -6        bind the listening socket to IPv6 (default: IPv4 and IPv6)
@@ -452,6 +474,9 @@ std::string usage_text() {
   --metrics-listen addr:port serve GET /metrics (Prometheus text) over HTTP;
                              read-only, no secret: bind it to loopback or a
                              trusted network
+  --drain-timeout SEC        how long `drain`, SIGQUIT and `upgrade` let
+                             connections finish before resetting them
+                             (default 30, 0 = no limit)
 
   health checks (default: none, as 3.54):
   --check-interval SEC       connect to every channel every SEC seconds

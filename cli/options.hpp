@@ -104,6 +104,8 @@ struct options {
   std::string metrics_host;
   uint16_t metrics_port = 0;
   std::optional<endpoint> metrics_endpoint; ///< resolved by main
+  int drain_timeout = 30; ///< --drain-timeout seconds, 0 = no limit
+  int control_pid = 0;    ///< --pid: -c/-i find the instance by its pid
 };
 
 struct parse_error {

@@ -283,6 +283,41 @@ std::string find_rendezvous(const std::string& name, std::string& skipped) {
   return {};
 }
 
+std::string find_rendezvous_by_pid(int pid, std::string& skipped) {
+  for (auto& dir : runtime_dirs()) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0)
+      continue;
+    if (auto why = dir_problem(dir); !why.empty()) {
+      skipped += (skipped.empty() ? "" : "; ") + ("ignored " + why);
+      continue;
+    }
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+      continue;
+    std::string found;
+    while (auto* entry = ::readdir(d)) {
+      // balance.PORT.BIND, not its socket or a file being written
+      std::string name = entry->d_name;
+      if (name.rfind("balance.", 0) != 0
+          || name.find(".sock") != std::string::npos
+          || name.find(".tmp.") != std::string::npos)
+        continue;
+      rendezvous_problem problem;
+      std::string error;
+      auto rv = read_rendezvous(dir + "/" + name, problem, error);
+      if (rv && rv->pid == pid) {
+        found = dir + "/" + name;
+        break;
+      }
+    }
+    ::closedir(d);
+    if (!found.empty())
+      return found;
+  }
+  return {};
+}
+
 bool process_alive(int pid) {
   if (pid <= 0)
     return false;

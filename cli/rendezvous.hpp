@@ -69,6 +69,11 @@ std::optional<std::string> read_secret_file(const std::string& path,
 /// directories passed over as untrusted are described in `skipped`.
 std::string find_rendezvous(const std::string& name, std::string& skipped);
 
+/// The control file (trusted, well-formed) whose pid is `pid`, or "";
+/// for `-c --pid $MAINPID` (systemd's ExecReload knows the pid, not the
+/// port).
+std::string find_rendezvous_by_pid(int pid, std::string& skipped);
+
 /// Whether a process with this pid exists (by /proc, never a signal).
 bool process_alive(int pid);
 

@@ -1,6 +1,7 @@
 #include "cli/sd_notify.hpp"
 
 #include <cstddef>
+#include <fcntl.h>
 #include <cstdlib>
 #include <cstring>
 #include <sys/socket.h>
@@ -32,22 +33,66 @@ bool sd_notify_state(const std::string& state) {
   return ok;
 }
 
-int sd_listen_fd() {
+namespace {
+
+constexpr long max_listen_fds = 1024;
+
+bool is_listening(int fd) {
+  int yes = 0;
+  socklen_t len = sizeof(yes);
+  return ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == 0 && yes;
+}
+
+std::vector<std::string> split_names(const char* names) {
+  std::vector<std::string> out;
+  std::string all = names ? names : "";
+  std::size_t start = 0;
+  while (start <= all.size()) {
+    auto colon = all.find(':', start);
+    if (colon == std::string::npos)
+      colon = all.size();
+    out.push_back(all.substr(start, colon - start));
+    start = colon + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+inherited_sockets sd_listen_fds() {
+  inherited_sockets out;
   const char* pid = std::getenv("LISTEN_PID");
   const char* fds = std::getenv("LISTEN_FDS");
-  int fd = -1;
-  if (pid && fds && std::strtol(pid, nullptr, 10) == ::getpid()
-      && std::strtol(fds, nullptr, 10) >= 1) {
-    fd = 3; // SD_LISTEN_FDS_START
-    int yes = 0;
-    socklen_t len = sizeof(yes);
-    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) != 0 || !yes)
-      fd = -1; // not a listening socket: bind as usual
+  char* end = nullptr;
+  long count = fds ? std::strtol(fds, &end, 10) : 0;
+  bool ours = pid && fds && *fds && end && *end == '\0'
+              && std::strtol(pid, nullptr, 10) == ::getpid() && count >= 1
+              && count <= max_listen_fds;
+  auto names = ours ? split_names(std::getenv("LISTEN_FDNAMES"))
+                    : std::vector<std::string>{};
+  for (long i = 0; ours && i < count; ++i) {
+    int fd = 3 + static_cast<int>(i); // SD_LISTEN_FDS_START
+    if (::fcntl(fd, F_GETFD) < 0)
+      continue;
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (!is_listening(fd)) {
+      ::close(fd); // not a listening socket: of no use here
+      continue;
+    }
+    auto name = static_cast<std::size_t>(i) < names.size() ? names[i] : "";
+    if (name == control_local_fd_name && out.control_local < 0)
+      out.control_local = fd;
+    else if (name == control_tcp_fd_name && out.control_tcp < 0)
+      out.control_tcp = fd;
+    else if (name == metrics_fd_name && out.metrics < 0)
+      out.metrics = fd;
+    else
+      out.proxy.push_back(fd);
   }
   ::unsetenv("LISTEN_PID");
   ::unsetenv("LISTEN_FDS");
   ::unsetenv("LISTEN_FDNAMES");
-  return fd;
+  return out;
 }
 
 } // namespace balance::cli

@@ -42,6 +42,12 @@ void control_session::fail(const caf::error& err) {
   if (is_refused(err)) {
     complain("access denied: the instance refused the control secret");
     failure_ = ex_noperm;
+  } else if (is_busy(err)) {
+    // The session goes on (an -i shell still shows this process's state);
+    // `-c` exits with it.
+    complain("not done: this process is handing the instance over to a new "
+             "one (upgrade); give the command again");
+    soft_failure_ = ex_unavailable;
   } else {
     complain("control request failed: " + self_->system().render(err));
     failure_ = ex_unavailable;
@@ -72,8 +78,9 @@ control_session::fetch_health(bool& supported) {
   return result;
 }
 
-std::optional<int> control_session::show_with_health(const command& cmd,
-                                                     const snapshot& snap) {
+std::optional<int>
+control_session::show_with_health(const command& cmd, const snapshot& snap,
+                                  const lifecycle_status* life) {
   bool supported = true;
   auto health = fetch_health(supported);
   if (!health && supported)
@@ -87,9 +94,9 @@ std::optional<int> control_session::show_with_health(const command& cmd,
     }
     say(format_health(snap, *health));
   } else if (cmd.kind == command_kind::metrics) {
-    say(format_metrics(snap, health ? &*health : nullptr));
+    say(format_metrics(snap, health ? &*health : nullptr, life));
   } else {
-    say(format_json(snap, health ? &*health : nullptr));
+    say(format_json(snap, health ? &*health : nullptr, life));
   }
   return std::nullopt;
 }
@@ -204,20 +211,31 @@ std::optional<int> control_session::execute(const std::string& line) {
     case command_kind::assign: return change(cmd, verb::assign);
     case command_kind::hash: return change(cmd, verb::set_hash);
     case command_kind::rr: return change(cmd, verb::set_rr);
+    case command_kind::drain: return drain();
+    case command_kind::upgrade: return upgrade(cmd.path);
     default: break;
   }
   auto snap = fetch();
   if (!snap)
     return failure_;
+  // JSON and metrics say whether the instance drains; `show` stays 3.54's.
+  std::optional<lifecycle_status> life;
+  if ((cmd.kind == command_kind::show && cmd.json)
+      || cmd.kind == command_kind::metrics) {
+    life = fetch_lifecycle();
+    if (failure_)
+      return failure_;
+  }
+  auto* life_ptr = life ? &*life : nullptr;
   switch (cmd.kind) {
     case command_kind::show:
       if (cmd.json)
-        return show_with_health(cmd, *snap);
+        return show_with_health(cmd, *snap, life_ptr);
       say(format_show(*snap));
       break;
     case command_kind::version: say(format_version(*snap)); break;
     case command_kind::metrics:
-    case command_kind::health: return show_with_health(cmd, *snap);
+    case command_kind::health: return show_with_health(cmd, *snap, life_ptr);
     case command_kind::mrtg_bytes:
       say(format_mrtg_bytes(*snap, cmd.first, cmd.second));
       break;

@@ -14,6 +14,7 @@
 
 #include "actors/protocol.hpp"
 #include "cli/commands.hpp"
+#include "core/lifecycle.hpp"
 
 namespace balance::cli {
 
@@ -39,8 +40,12 @@ void complain(const std::string& text);
 /// and how each command becomes requests and text.
 class control_session {
 public:
-  control_session(caf::scoped_actor& self, control_actor ctl, target t)
-    : self_(self), ctl_(std::move(ctl)), target_(std::move(t)) {}
+  /// `lifecycle`: the daemon answers drain, upgrade and lifecycle (one
+  /// built before them does not: the session then says so).
+  control_session(caf::scoped_actor& self, control_actor ctl, target t,
+                  bool lifecycle = true)
+    : self_(self), ctl_(std::move(ctl)), target_(std::move(t)),
+      lifecycle_(lifecycle) {}
 
   /// Runs one command line; returns an exit code when the session ends.
   std::optional<int> execute(const std::string& line);
@@ -53,6 +58,13 @@ public:
   std::optional<int> failure() const { return failure_; }
   /// Why the last request failed (also when quiet).
   const std::string& last_error() const { return last_error_; }
+  /// A command that failed without ending the session (an upgrade that
+  /// did not happen): `-c` exits with it.
+  std::optional<int> soft_failure() const { return soft_failure_; }
+
+  /// The daemon's drain state; nullopt from a daemon without it (or after
+  /// printing why the request failed).
+  std::optional<lifecycle_status> fetch_lifecycle();
 
   /// Fetches the health rows. Empty, with nothing printed, from a daemon
   /// older than health checks (`supported` false); empty after printing
@@ -68,11 +80,17 @@ public:
   void set_quiet(bool quiet) { quiet_ = quiet; }
 
 private:
-  /// `show json`, `metrics`, `health`: the snapshot with its health.
+  /// `show json`, `metrics`, `health`: the snapshot with its health (and
+  /// the drain state, `life`, null from a daemon without it).
   std::optional<int> show_with_health(const command& cmd,
-                                      const snapshot& snap);
+                                      const snapshot& snap,
+                                      const lifecycle_status* life);
   std::optional<int> change(const command& cmd, verb what);
   std::optional<int> kill();
+  std::optional<int> drain();
+  std::optional<int> upgrade(const std::string& path);
+  /// Says that the daemon lacks `what`; false if it has it.
+  bool unsupported(const char* what);
   void fail(const caf::error& err);
 
   caf::scoped_actor& self_;
@@ -82,6 +100,8 @@ private:
   std::optional<int> failure_;
   bool quiet_ = false;
   std::string last_error_;
+  bool lifecycle_ = true;
+  std::optional<int> soft_failure_;
 };
 
 /// -i: the banner, then a prompt per command until quit, kill or EOF

@@ -139,6 +139,10 @@ public:
   std::vector<channel>& channels() { return channels_; }
   const std::vector<channel>& channels() const { return channels_; }
   uint32_t cursor() const { return cursor_->load(std::memory_order_relaxed); }
+  /// Where round robin goes on (an upgrade carries it to the new process).
+  void set_cursor(uint32_t next) {
+    cursor_->store(next, std::memory_order_relaxed);
+  }
 
   /// Which group this is and who owns it (hears of failed connects under
   /// -a); copies keep both. Without an owner nobody is told.

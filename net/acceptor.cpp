@@ -20,7 +20,7 @@ namespace balance::net {
 namespace {
 
 // Accepts per wake-up before yielding to the connections on this thread.
-constexpr int accept_batch = 64;
+constexpr int accept_batch_size = 64;
 constexpr auto emfile_backoff = std::chrono::milliseconds(100);
 
 } // namespace
@@ -152,10 +152,15 @@ void acceptor::start() {
   asio::post(socket_.get_executor(), [this] { do_wait(); });
 }
 
-void acceptor::stop(std::function<void()> closed) {
-  asio::post(socket_.get_executor(), [this, closed = std::move(closed)] {
+void acceptor::stop(std::function<void()> closed, bool take_backlog) {
+  asio::post(socket_.get_executor(), [this, closed = std::move(closed),
+                                      take_backlog] {
     std::error_code ig;
     backoff_.cancel();
+    // The backlog is at most SOMAXCONN deep; the bound only guards against
+    // a flood arriving as fast as it is taken.
+    if (take_backlog && socket_.is_open())
+      accept_batch(8 * accept_batch_size);
     socket_.close(ig);
     if (closed)
       closed();
@@ -170,8 +175,13 @@ void acceptor::do_wait() {
 void acceptor::on_readable(std::error_code ec) {
   if (ec || !socket_.is_open())
     return;
+  if (accept_batch(accept_batch_size))
+    do_wait();
+}
+
+bool acceptor::accept_batch(int limit) {
   int lfd = socket_.native_handle();
-  for (int i = 0; i < accept_batch; ++i) {
+  for (int i = 0; i < limit; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     int fd = ::accept4(lfd, reinterpret_cast<sockaddr*>(&ss), &len,
@@ -193,12 +203,12 @@ void acceptor::on_readable(std::error_code ec) {
                    + std::to_string(accept_errors_.load()) + ")");
       }
       do_backoff();
-      return;
+      return false;
     }
     // TCP_NODELAY and SO_KEEPALIVE come from the listening socket.
     on_accept_(context_, fd, from_sockaddr(&ss));
   }
-  do_wait();
+  return true;
 }
 
 void acceptor::do_backoff() {

@@ -52,7 +52,9 @@ public:
   /// `closed` there (thread-safe; returns at once: that thread may be busy
   /// for longer than anyone should wait, and nothing waits on a frame that
   /// could be gone by the time it runs). This object must outlive it.
-  void stop(std::function<void()> closed);
+  /// `take_backlog` (a drain): first accepts the clients whose handshake
+  /// the kernel completed already, who would otherwise get a reset.
+  void stop(std::function<void()> closed, bool take_backlog = false);
 
   uint64_t accept_errors() const { return accept_errors_.load(); }
 
@@ -60,6 +62,9 @@ private:
   void do_wait();
   void on_readable(std::error_code ec);
   void do_backoff();
+  /// Accepts up to `limit` clients now; false once accept() fails with
+  /// something other than "none left" (EAGAIN).
+  bool accept_batch(int limit);
 
   asio::io_context& context_;
   asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>

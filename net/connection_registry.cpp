@@ -52,6 +52,13 @@ void connection_registry::reset_channel(uint32_t group, uint32_t channel) {
     });
 }
 
+std::size_t connection_registry::cut_all() {
+  auto all = live();
+  for (auto& c : all)
+    asio::post(c->executor(), [c] { c->reset(); });
+  return all.size();
+}
+
 std::size_t connection_registry::size() {
   std::lock_guard<std::mutex> lock{mtx_};
   return count_;

@@ -25,6 +25,9 @@ public:
   /// Posts reset() to every live connection that holds a slot of
   /// `channel` in `group` (--on-down shutdown).
   void reset_channel(uint32_t group, uint32_t channel);
+  /// As close_all, but every connection is cut: its peers get a reset
+  /// (a drain that ran out of time).
+  std::size_t cut_all();
   std::size_t size();
   /// Waits until no connection is left or `deadline` passes; true when
   /// none is left.

@@ -120,6 +120,21 @@ struct control_gate::impl {
   }
 
   std::unique_ptr<door> bind_local(std::string& error);
+  /// An upgrade hands a door to a child process, which then holds the
+  /// same socket: closing our descriptor would no longer take the socket
+  /// out of our epoll set. Asio deletes it explicitly only from a socket
+  /// it was given (assign), so give it the socket it made.
+  template <class Acceptor>
+  static void mark_shared(Acceptor& acc, std::error_code& ec) {
+    auto protocol = acc.local_endpoint(ec).protocol();
+    if (ec)
+      return;
+    auto fd = acc.release(ec);
+    if (!ec)
+      acc.assign(protocol, fd, ec);
+  }
+  /// Runs `fn` on the gate's thread (or here, before it started) and waits.
+  void on_gate_thread(std::function<void()> fn);
 };
 
 // -- doors --------------------------------------------------------------------
@@ -168,6 +183,9 @@ public:
     }
     maybe_accept();
   }
+
+  /// The listening socket's descriptor; -1 once closed.
+  virtual int native_handle() = 0;
 
   /// Stops accepting; with `sessions_too` also closes every connection.
   void close(bool sessions_too) {
@@ -403,6 +421,9 @@ private:
     std::error_code ignored;
     acceptor_.close(ignored);
   }
+  int native_handle() override {
+    return acceptor_.is_open() ? acceptor_.native_handle() : -1;
+  }
   Acceptor acceptor_;
 };
 
@@ -466,11 +487,27 @@ control_gate::impl::bind_local(std::string& error) {
     ec = std::error_code(errno, std::system_category());
   if (!ec)
     acc.listen(128, ec);
+  if (!ec)
+    mark_shared(acc, ec);
   if (ec || ::lstat(local_path.c_str(), &local_stat) != 0) {
     error = "cannot listen on " + local_path + ": " + ec.message();
     return nullptr;
   }
   return std::make_unique<local_door>(*this, std::move(acc));
+}
+
+void control_gate::impl::on_gate_thread(std::function<void()> fn) {
+  if (!thread.joinable() || stopped) {
+    fn(); // not started (or over): nothing else runs on the context
+    return;
+  }
+  std::promise<void> done;
+  auto finished = done.get_future();
+  asio::post(ctx, [&fn, &done] {
+    fn();
+    done.set_value();
+  });
+  finished.wait();
 }
 
 // -- the gate -----------------------------------------------------------------
@@ -518,6 +555,8 @@ control_gate::listen_tcp(const endpoint& where,
     acc.bind(ep, ec);
   if (!ec)
     acc.listen(128, ec);
+  if (!ec)
+    impl::mark_shared(acc, ec);
   if (ec) {
     error = ec.message();
     return std::nullopt;
@@ -526,6 +565,96 @@ control_gate::listen_tcp(const endpoint& where,
   impl_->doors.push_back(
     std::make_unique<tcp_door>(*impl_, std::move(acc), std::move(tls)));
   return port;
+}
+
+namespace {
+
+/// A listening stream socket of `family`, or why not.
+std::string check_listening(int fd, int family) {
+  int listening = 0;
+  socklen_t len = sizeof(listening);
+  sockaddr_storage ss{};
+  socklen_t ss_len = sizeof(ss);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
+      || !listening
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &ss_len) != 0
+      || (ss.ss_family != family
+          && !(family == AF_INET && ss.ss_family == AF_INET6)))
+    return "descriptor " + std::to_string(fd)
+           + " is not a listening control socket";
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return {};
+}
+
+} // namespace
+
+bool control_gate::adopt_local(int fd, const std::string& path,
+                               std::string& error) {
+  if (error = check_listening(fd, AF_UNIX); !error.empty())
+    return false;
+  asio::local::stream_protocol::acceptor acc(impl_->ctx);
+  std::error_code ec;
+  acc.assign(asio::local::stream_protocol(), fd, ec);
+  if (ec || ::lstat(path.c_str(), &impl_->local_stat) != 0) {
+    error = "cannot take over " + path + ": "
+            + (ec ? ec.message() : std::string(std::strerror(errno)));
+    return false;
+  }
+  impl_->local_path = path;
+  auto d = std::make_unique<local_door>(*impl_, std::move(acc));
+  impl_->current_local = d.get();
+  impl_->doors.push_back(std::move(d));
+  return true;
+}
+
+bool control_gate::adopt_tcp(int fd, std::shared_ptr<asio::ssl::context> tls,
+                             std::string& error) {
+  if (error = check_listening(fd, AF_INET); !error.empty())
+    return false;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  asio::ip::tcp::acceptor acc(impl_->ctx);
+  std::error_code ec;
+  acc.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
+                                      : asio::ip::tcp::v4(),
+             fd, ec);
+  if (ec) {
+    error = "cannot take over the control port: " + ec.message();
+    return false;
+  }
+  impl_->doors.push_back(
+    std::make_unique<tcp_door>(*impl_, std::move(acc), std::move(tls)));
+  return true;
+}
+
+std::vector<std::pair<control_door, int>> control_gate::duplicate_doors() {
+  std::vector<std::pair<control_door, int>> out;
+  auto& g = *impl_;
+  g.on_gate_thread([&] {
+    // The local door in use first (a retired one only serves its sessions).
+    if (g.current_local)
+      if (int fd = g.current_local->native_handle(); fd >= 0)
+        out.emplace_back(control_door::local,
+                         ::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+    for (auto& d : g.doors)
+      if (d->kind != control_door::local)
+        if (int fd = d->native_handle(); fd >= 0)
+          out.emplace_back(d->kind, ::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  });
+  for (auto it = out.begin(); it != out.end();)
+    it = it->second < 0 ? out.erase(it) : it + 1;
+  return out;
+}
+
+void control_gate::hand_over() {
+  auto& g = *impl_;
+  g.on_gate_thread([&g] {
+    for (auto& d : g.doors)
+      d->close(false);
+    g.local_path.clear(); // the new owner's now: no unlink, no restore
+    g.current_local = nullptr;
+  });
 }
 
 void control_gate::start() {

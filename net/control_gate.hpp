@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/endpoint.hpp"
 
@@ -55,6 +57,24 @@ public:
   std::optional<uint16_t> listen_tcp(const endpoint& where,
                                      std::shared_ptr<asio::ssl::context> tls,
                                      std::string& error);
+
+  /// Takes over a listening AF_UNIX socket already bound at `path` (an
+  /// upgrade hands the old process's door to the new one: not one client
+  /// of the backlog is lost, and the file stays the same).
+  bool adopt_local(int fd, const std::string& path, std::string& error);
+  /// Takes over a listening TCP socket (the same, for --control-listen).
+  bool adopt_tcp(int fd, std::shared_ptr<asio::ssl::context> tls,
+                 std::string& error);
+
+  /// A duplicate (close-on-exec) of each open door's listening socket, the
+  /// local door first; for an upgrade to pass on. Thread-safe.
+  std::vector<std::pair<control_door, int>> duplicate_doors();
+
+  /// After an upgrade: stops accepting on every door without closing the
+  /// connections already in (a shell may still be talking to this
+  /// process), and forgets the socket file, which the new process owns
+  /// now (neither removed at stop nor restored). Thread-safe.
+  void hand_over();
 
   /// Starts the gate's thread.
   void start();

@@ -2,6 +2,7 @@
 // on one context for their whole life, so the data path needs no strands.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -26,6 +27,13 @@ public:
 
   std::size_t size() const { return contexts_.size(); }
   asio::io_context& at(std::size_t i) { return *contexts_[i]; }
+
+  /// Holds every io thread in a handler of its own until the returned
+  /// object goes (an upgrade forks under it: no thread closes a socket
+  /// while a child holds copies of the descriptors, see upgrade.cpp);
+  /// null when not all of them got there within `timeout` (a thread busy
+  /// elsewhere), and then none is held.
+  std::shared_ptr<void> pause(std::chrono::milliseconds timeout);
 
 private:
   using guard = asio::executor_work_guard<asio::io_context::executor_type>;

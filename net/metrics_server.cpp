@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <fcntl.h>
+#include <future>
+#include <sys/socket.h>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -328,12 +331,56 @@ std::optional<uint16_t> metrics_server::listen(const endpoint& where,
     acc.bind(ep, ec);
   if (!ec)
     acc.listen(128, ec); // room to wait behind a full server
+  // An upgrade hands this socket to a child, which then holds it too:
+  // closing ours would no longer take it out of our epoll set, and Asio
+  // deletes it explicitly only from a socket it was given (assign).
+  int fd = ec ? -1 : acc.release(ec);
+  if (!ec)
+    acc.assign(ep.protocol(), fd, ec);
   if (ec) {
     error = ec.message();
     acc.close(ec);
     return std::nullopt;
   }
   return acc.local_endpoint(ec).port();
+}
+
+bool metrics_server::adopt(int fd, std::string& error) {
+  int listening = 0;
+  socklen_t len = sizeof(listening);
+  sockaddr_storage ss{};
+  socklen_t ss_len = sizeof(ss);
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0
+      || !listening
+      || ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &ss_len) != 0
+      || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+    error = "descriptor " + std::to_string(fd)
+            + " is not a listening TCP socket";
+    return false;
+  }
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  std::error_code ec;
+  impl_->acceptor.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd,
+                         ec);
+  if (ec)
+    error = ec.message();
+  return !ec;
+}
+
+int metrics_server::duplicate_listener() {
+  auto self = impl_;
+  auto dup = [self] {
+    return self->acceptor.is_open()
+             ? ::fcntl(self->acceptor.native_handle(), F_DUPFD_CLOEXEC, 3)
+             : -1;
+  };
+  if (!self->thread.joinable() || self->stopped)
+    return dup();
+  // On the server's thread, which alone closes the acceptor.
+  std::promise<int> result;
+  auto got = result.get_future();
+  asio::post(self->ctx, [&] { result.set_value(dup()); });
+  return got.get();
 }
 
 void metrics_server::start() {

@@ -54,6 +54,13 @@ public:
   /// Binds and listens on `where` (port 0: any); the bound port, or
   /// nullopt with `error` set.
   std::optional<uint16_t> listen(const endpoint& where, std::string& error);
+  /// Takes over a socket already listening (an upgrade hands the old
+  /// process's to the new one: the port is never closed, no scrape fails).
+  bool adopt(int fd, std::string& error);
+  /// A duplicate (close-on-exec) of the listening socket, for an upgrade
+  /// to pass on; -1 when there is none. Thread-safe.
+  int duplicate_listener();
+
   /// Starts the server's thread.
   void start();
   /// Closes the listener and every connection and joins the thread.

@@ -1,3 +1,4 @@
+// Over 300 lines: every request of the control actor on one fixture.
 // The control actor, alone: the secret on every request, `show` gathering
 // every group and the listener (and failing in bounded time when one does
 // not answer), commands, and `kill` given twice. The schedulers are real;
@@ -23,6 +24,7 @@ const std::string secret(64, 'k');
 struct fake_listener_state {
   std::vector<caf::typed_response_promise<uint64_t>> stops;
   int stop_requests = 0;
+  int drain_requests = 0;
   static inline const char* name = "fake_listener";
 };
 
@@ -41,6 +43,13 @@ fake_listener(listener_actor::stateful_pointer<fake_listener_state> self) {
       self->state.stops.clear();
     },
     [=](show_atom) { return caf::make_result(uint64_t{3}, uint64_t{1}); },
+    [=](drain_atom, bool) -> caf::result<uint64_t> {
+      ++self->state.drain_requests;
+      auto rp = self->make_response_promise<uint64_t>();
+      self->state.stops.push_back(rp);
+      return rp;
+    },
+    [=](fds_atom) { return std::vector<int>{}; },
   };
 }
 
@@ -71,6 +80,8 @@ struct control_fixture : actor_fixture {
   net::connection_registry registry;
   control_actor control;
   int killed = 0;
+  std::shared_ptr<lifecycle> life = std::make_shared<lifecycle>();
+  std::vector<uint64_t> drained; ///< on_drain's counts
 
   control_fixture() : actor_fixture(2, 2) {
     listener = sys.spawn(fake_listener);
@@ -80,6 +91,8 @@ struct control_fixture : actor_fixture {
     cfg.listener = listener;
     cfg.registry = &registry;
     cfg.on_killed = [this] { ++killed; };
+    cfg.life = life;
+    cfg.on_drain = [this](uint64_t live) { drained.push_back(live); };
     control = sys.spawn(balance::control, cfg); // detached in the daemon
     run();
   }
@@ -229,6 +242,72 @@ CAF_TEST(a kill whose listener did not stop in time may be given again) {
   again.receive([&](int32_t c) { code = c; }, [](caf::error&) {});
   CAF_CHECK_EQUAL(code, static_cast<int32_t>(reply::ok));
   CAF_CHECK_EQUAL(killed, 1);
+}
+
+CAF_TEST(drain closes the listener and then drains once) {
+  auto wrong = ask<int32_t>(control, drain_atom::value, std::string{});
+  CAF_REQUIRE(!wrong);
+  CAF_CHECK(is_refused(wrong.error()));
+  auto first = ask_later(control, drain_atom::value, secret);
+  CAF_CHECK(!answered()); // the listener is closing its acceptors
+  CAF_CHECK_EQUAL(listener_state().drain_requests, 1);
+  CAF_CHECK(!life->draining()); // not before no client can come in
+  auto second = ask<int32_t>(control, drain_atom::value, secret);
+  CAF_CHECK_EQUAL(second, static_cast<int32_t>(lifecycle_reply::already));
+  caf::anon_send(listener, closed_atom::value);
+  dispatch();
+  CAF_REQUIRE(answered());
+  int32_t code = -1;
+  first.receive([&](int32_t c) { code = c; }, [](caf::error&) {});
+  CAF_CHECK_EQUAL(code, static_cast<int32_t>(lifecycle_reply::ok));
+  CAF_CHECK(life->draining());
+  CAF_REQUIRE_EQUAL(drained.size(), 1u);
+  CAF_CHECK_EQUAL(drained[0], 7u);
+  CAF_CHECK_EQUAL(listener_state().stop_requests, 0); // connections live on
+}
+
+CAF_TEST(lifecycle reports the phase and the successor) {
+  uint32_t phase = 99;
+  int32_t successor = -1;
+  auto status = [&] {
+    auto h = ask_later(control, lifecycle_atom::value, secret);
+    CAF_REQUIRE(answered());
+    h.receive(
+      [&](uint32_t p, uint64_t, int32_t s) {
+        phase = p;
+        successor = s;
+      },
+      [](caf::error&) {});
+  };
+  status();
+  CAF_CHECK_EQUAL(phase, static_cast<uint32_t>(lifecycle_phase::serving));
+  CAF_CHECK_EQUAL(successor, 0);
+  life->begin_upgrade();
+  life->hand_over(4321);
+  status();
+  CAF_CHECK_EQUAL(phase, static_cast<uint32_t>(lifecycle_phase::upgrading));
+  CAF_CHECK_EQUAL(successor, 4321);
+}
+
+CAF_TEST(commands are refused while the instance is handed over) {
+  CAF_REQUIRE(life->begin_upgrade());
+  auto during = ask<int32_t>(control, command_atom::value, secret,
+                             command(verb::disable, 0, 0));
+  CAF_REQUIRE(!during);
+  CAF_CHECK(is_busy(during.error()));
+  auto drain = ask<int32_t>(control, drain_atom::value, secret);
+  CAF_CHECK_EQUAL(drain, static_cast<int32_t>(lifecycle_reply::busy));
+  life->abort_upgrade(); // it failed: commands work again
+  CAF_CHECK_EQUAL(ask<int32_t>(control, command_atom::value, secret,
+                               command(verb::disable, 0, 0)),
+                  static_cast<int32_t>(reply::ok));
+  CAF_REQUIRE(life->begin_upgrade());
+  life->hand_over(4321);
+  auto after = ask<int32_t>(control, command_atom::value, secret,
+                            command(verb::enable, 0, 0));
+  CAF_REQUIRE(!after);
+  CAF_CHECK(is_busy(after.error()));
+  CAF_CHECK(!directory->view(0)->channels()[0].enabled());
 }
 
 CAF_TEST(the mutual TLS front adds the secret) {

@@ -88,6 +88,7 @@ def test_systemd_unit(package, tmp_path):
     text = open(unit).read()
     assert "Type=notify" in text
     assert "ExecStart=/usr/bin/balance -f $BALANCE_ARGS" in text
+    assert "ExecReload=/usr/bin/balance -c upgrade --pid $MAINPID" in text
     if shutil.which("systemd-analyze") is None:
         pytest.skip("no systemd-analyze")
     # verify wants the environment file and the binary where the unit says.

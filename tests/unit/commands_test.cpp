@@ -44,6 +44,8 @@ TEST_CASE("every command is recognised by its full name", "[commands]") {
     {"hash", command_kind::hash},
     {"rr", command_kind::rr},
     {"metrics", command_kind::metrics},
+    {"drain", command_kind::drain},
+    {"upgrade", command_kind::upgrade},
   };
   for (auto& [line, kind] : full) {
     CAPTURE(line);
@@ -83,6 +85,10 @@ TEST_CASE("abbreviations match the first command in 3.54's order",
     {"ha", command_kind::hash},
     {"me", command_kind::metrics},
     {"met", command_kind::metrics},
+    // ours come last: `d` stays disable, `dr` is drain, `u` upgrade
+    {"dr", command_kind::drain},
+    {"u", command_kind::upgrade},
+    {"up /usr/sbin/balance", command_kind::upgrade},
   };
   for (auto& [line, kind] : abbrev) {
     CAPTURE(line);
@@ -96,7 +102,7 @@ TEST_CASE("the command names come in 3.54's matching order with ours last",
         == std::vector<std::string>{
           "quit", "show", "help", "?", "kill", "disable", "group", "reset",
           "enable", "create", "assign", "maxc", "mrtg-bytes", "mrtg-conns",
-          "version", "hash", "rr", "metrics", "health"});
+          "version", "hash", "rr", "metrics", "health", "drain", "upgrade"});
 }
 
 TEST_CASE("a word that is no command's prefix is a syntax error",
@@ -250,4 +256,18 @@ TEST_CASE("each split part parses on its own", "[commands]") {
   CHECK(parse_command(parts[1]).kind == command_kind::disable);
   CHECK(parse_command(parts[1]).first == 0);
   CHECK(parse_command(parts[2]).kind == command_kind::mrtg_conns);
+}
+
+TEST_CASE("upgrade takes an optional path, the rest of the line",
+          "[commands]") {
+  CHECK(parse_command("upgrade").path.empty());
+  CHECK(parse_command("  upgrade   ").path.empty());
+  CHECK(parse_command("upgrade /usr/sbin/balance").path
+        == "/usr/sbin/balance");
+  CHECK(parse_command("upgrade  /opt/my balance/bin  ").path
+        == "/opt/my balance/bin");
+  CHECK(parse_command("u\t./balance").path == "./balance");
+  auto split = split_commands("disable 1; upgrade /tmp/b; show");
+  REQUIRE(split.size() == 3);
+  CHECK(parse_command(split[1]).path == "/tmp/b");
 }

@@ -919,3 +919,33 @@ TEST_CASE("bad check options are usage errors naming the option",
   names({"--check-timeout", "1", "8080", "a"}, "--check-timeout");
   names({"--on-down", "shutdown", "8080", "a"}, "--on-down");
 }
+
+TEST_CASE("drain timeout defaults to 30 s and takes 0 for no limit",
+          "[options]") {
+  CHECK(parse_ok({"8080", "a:80"}).drain_timeout == 30);
+  CHECK(parse_ok({"--drain-timeout", "0", "8080", "a:80"}).drain_timeout == 0);
+  CHECK(parse_ok({"--drain-timeout", "5", "8080", "a:80"}).drain_timeout == 5);
+  for (const char* bad : {"-1", "1.5", "soon", "", "99999999999"}) {
+    CAPTURE(bad);
+    auto err = parse_err({"--drain-timeout", bad, "8080", "a:80"});
+    CHECK(err.code == ex_usage);
+    CHECK_THAT(err.message, Contains("--drain-timeout"));
+  }
+}
+
+TEST_CASE("pid finds the instance for -c and -i instead of a port",
+          "[options]") {
+  auto o = parse_ok({"-c", "upgrade", "--pid", "4321"});
+  CHECK(o.mode == run_mode::command);
+  CHECK(o.control_pid == 4321);
+  CHECK(parse_ok({"-i", "--pid", "7"}).mode == run_mode::interactive);
+  CHECK_THAT(parse_err({"-c", "show", "--pid", "7", "8080"}).message,
+             Contains("with --pid no port argument"));
+  CHECK_THAT(parse_err({"--pid", "7", "8080", "a:80"}).message,
+             Contains("--pid needs -c or -i"));
+  CHECK_THAT(parse_err({"-c", "show", "--pid", "0"}).message,
+             Contains("--pid"));
+  CHECK_THAT(
+    parse_err({"-c", "show", "--pid", "7", "--control", "h:1"}).message,
+    Contains("exclude each other"));
+}
