@@ -20,9 +20,10 @@ bool would_block(int err) {
 } // namespace
 
 check_probe::check_probe(asio::io_context& ctx, const check_settings& settings,
-                         uint32_t group, uint32_t channel,
-                         finished on_finished)
-  : ctx_(ctx), settings_(settings), group_(group), channel_(channel),
+                         check_sockets& sockets, uint32_t group,
+                         uint32_t channel, finished on_finished)
+  : ctx_(ctx), settings_(settings), sockets_(sockets), group_(group),
+    channel_(channel),
     on_finished_(std::move(on_finished)),
     watch_(&check_probe::on_events, this) {}
 
@@ -31,42 +32,22 @@ void check_probe::do_check(const endpoint& target) {
   received_.clear();
   sockaddr_storage remote{};
   auto remote_len = to_sockaddr(target, &remote);
-  fd_ = ::socket(remote.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                 0);
+  fd_ = sockets_.take(remote.ss_family);
   if (fd_ < 0) {
     finish(check_outcome::skipped);
     return;
   }
+  family_ = remote.ss_family;
   phase_ = phase::connecting;
-  // A reset instead of a FIN: the destination sees no session to log and
-  // keeps no TIME_WAIT for it.
-  linger abortive{1, 0};
-  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
-  if (settings_.send.empty() && settings_.expect.empty()) {
-    // A plain connect check, as HAProxy's layer-4 one: the handshake's
-    // last ACK is held back (it would wait for data to ride on), so the
-    // reset goes instead. The SYN-ACK proves the listener; the
-    // destination's application never sees a connection (no accept, no
-    // wake-up, nothing to log) and the check costs a third less CPU here.
-    int off = 0;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &off, sizeof(off));
-  }
-  if (settings_.out_bind) {
-    int one = 1;
-    ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    sockaddr_storage local{};
-    auto local_ep = *settings_.out_bind;
-    local_ep.port = 0;
-    auto local_len = to_sockaddr(local_ep, &local);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), local_len) < 0) {
-      finish(check_outcome::skipped);
-      return;
-    }
-  }
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&remote), remote_len) < 0
       && errno != EINPROGRESS) {
     int err = errno;
-    if (is_local_connect_error(err))
+    if (err == EISCONN || err == EALREADY) {
+      // The idle socket was not disconnected after all: not kept.
+      ::close(fd_);
+      fd_ = -1;
+      finish(check_outcome::skipped);
+    } else if (is_local_connect_error(err))
       finish(check_outcome::skipped);
     else
       finish(check_outcome::failed, check_error_of(err));
@@ -201,9 +182,12 @@ void check_probe::do_expect() {
 }
 
 void check_probe::finish(check_outcome outcome, check_error why) {
+  // A socket in the epoll set is closed (SO_LINGER {1,0}: a reset), as
+  // taking it out would cost what a new one costs; one that never joined
+  // it goes back to the idle ones.
   watch_.close();
   if (fd_ >= 0)
-    ::close(fd_);
+    sockets_.give_back(fd_, family_);
   fd_ = -1;
   phase_ = phase::idle;
   on_finished_(*this, outcome, why);

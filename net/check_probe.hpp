@@ -12,6 +12,7 @@
 
 #include "core/endpoint.hpp"
 #include "core/vocabulary.hpp"
+#include "net/check_sockets.hpp"
 #include "net/health_checks.hpp"
 #include "net/socket_watch.hpp"
 
@@ -28,8 +29,11 @@ public:
   using finished =
     std::function<void(check_probe&, check_outcome, check_error why)>;
 
+  /// `sockets`: the io thread's, where each check takes its socket and
+  /// gives it back.
   check_probe(asio::io_context& ctx, const check_settings& settings,
-              uint32_t group, uint32_t channel, finished on_finished);
+              check_sockets& sockets, uint32_t group, uint32_t channel,
+              finished on_finished);
 
   check_probe(const check_probe&) = delete;
   check_probe& operator=(const check_probe&) = delete;
@@ -70,11 +74,13 @@ private:
 
   asio::io_context& ctx_;
   const check_settings& settings_;
+  check_sockets& sockets_;
   uint32_t group_;
   uint32_t channel_;
   finished on_finished_;
   phase phase_ = phase::idle;
   int fd_ = -1;          ///< while running and not yet in the epoll set
+  int family_ = 0;       ///< fd_'s address family
   socket_watch watch_;   ///< while running in the epoll set
   std::size_t sent_ = 0; ///< bytes of --check-send written
   std::string received_; ///< first bytes of the answer (--check-expect)

@@ -26,7 +26,10 @@ public:
                const check_sink& sink,
                std::shared_ptr<const check_settings> settings)
     : ctx_(ctx), groups_(std::move(groups)), sink_(sink),
-      settings_(std::move(settings)), timer_(ctx.get_executor()),
+      settings_(std::move(settings)),
+      sockets_(settings_->send.empty() && settings_->expect.empty(),
+               settings_->out_bind),
+      timer_(ctx.get_executor()),
       rng_(std::random_device{}()) {
     // A tenth of the interval, between 1 and 100 ms: at 0.5 s the thread
     // wakes 20 times a second however many channels it checks, and a
@@ -39,7 +42,7 @@ public:
   /// Starts checking a channel, first at `first` (on this io thread).
   void add(uint32_t group, uint32_t channel, clock::time_point first) {
     probes_.push_back(std::make_unique<check_probe>(
-      ctx_, *settings_, group, channel,
+      ctx_, *settings_, sockets_, group, channel,
       [this](check_probe& p, check_outcome outcome, check_error why) {
         on_finished(p, outcome, why);
       }));
@@ -104,11 +107,14 @@ private:
     auto view = groups_->view(p.group());
     if (p.channel() >= view->channels().size())
       return; // no such channel (never happens: channels are not removed)
-    // The deadline goes in the queue first: the check may end at once
-    // (on loopback it does), and then its next one replaces it.
+    // A deadline only for a check that did not end at once (on loopback
+    // a plain one does, and its next is already queued): the queue keeps
+    // a live entry per probe rather than a stale one more per check, and
+    // each tick pops half as many.
     p.started = due;
-    schedule(p, now + settings_->timeout);
     p.do_check(view->channels()[p.channel()].target);
+    if (p.running())
+      schedule(p, now + settings_->timeout);
   }
 
   void on_finished(check_probe& p, check_outcome outcome, check_error why) {
@@ -159,6 +165,7 @@ private:
   std::shared_ptr<const published_groups> groups_;
   const check_sink& sink_;
   std::shared_ptr<const check_settings> settings_;
+  check_sockets sockets_; ///< before probes_: outlives them
   std::vector<std::unique_ptr<check_probe>> probes_;
   std::priority_queue<entry, std::vector<entry>, std::greater<entry>> queue_;
   timer_type timer_;

@@ -9,8 +9,9 @@
 // ticks of a tenth of the interval (50 ms at 0.5 s), and on each tick
 // runs every probe that is due. A probe is a non-blocking connect whose
 // socket joins the epoll set only when the handshake did not finish
-// inside connect() (on loopback it does). The socket is closed with a
-// reset (SO_LINGER 0) so that the destination logs no session.
+// inside connect() (on loopback it does). The connection ends with a
+// reset so that the destination logs no session, and its socket is kept
+// for the next check (net/check_sockets.hpp).
 //
 // Results go to the schedulers in batches, a message per group: at the
 // end of a tick when one of them may change a channel's state (a failure,

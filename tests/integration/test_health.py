@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from harness import (EX_USAGE, LOOP4, SHOW_HEADER, channel, connect, dead_port, echo_roundtrip,
-                     format_row, free_listen_port, get_tag, is_listening, open_tagged, pids_listening,
+from harness import (EX_USAGE, LOOP4, LOOP6, SHOW_HEADER, channel, connect, dead_port, echo_roundtrip,
+                     format_row, free_listen_port, get_tag, ipv6_available, is_listening, open_tagged,
+                     pids_listening,
                      run_balance,
                      scaled, sources, wait_counters_zero, wait_for)
 
@@ -850,3 +851,51 @@ def test_on_down_shutdown_with_observe_alone_is_accepted(start_balance, backends
     bal = start_balance(["--observe", "--on-down=shutdown", free_listen_port(), channel(b)])
     assert tags(bal.port, 2) == ["B", "B"]
     wait_counters_zero(bal)
+
+
+# ---------------------------------------------------------------- the checks' sockets
+
+
+def answer_then_note_end(c, rec):
+    """Records the check's peer address and request, answers PONG, then
+    how the checker ended the connection ("eof" or "reset")."""
+    c.settimeout(scaled(5))
+    rec["request"] = c.recv(256)
+    c.sendall(b"PONG\r\n")
+    try:
+        rec["end"] = "eof" if not c.recv(256) else "data"
+    except ConnectionResetError:
+        rec["end"] = "reset"
+
+
+def test_checks_leave_from_the_bind_address_and_end_with_a_reset(start_balance, backends):
+    """A check's socket comes from its io thread's idle ones
+    (net/check_sockets), bound once: every check leaves from the -B
+    address, from a port of its own, and ends with a reset (no FIN, no
+    TIME_WAIT at the destination)."""
+    srv = backends.threaded(answer_then_note_end)
+    bal = start_balance(["-B", "127.0.0.2", "--check-interval", str(INTERVAL),
+                         "--check-timeout", answer_timeout(), "--check-send", "PING\r\n",
+                         "--check-expect", "PONG", free_listen_port(), channel(srv)])
+    wait_health(bal, 0, lambda r: is_up(r) and r["succ"] >= 4, 3, what="4 checks passed")
+    records = srv.wait_records(4)[:4]
+    assert {r["peer"][0] for r in records} == {"127.0.0.2"}, records
+    assert [r.get("end") for r in records] == ["reset"] * 4, records
+    assert len({r["peer"][1] for r in records}) == 4, "a local port was not freed: %r" % records
+
+
+def test_ipv6_and_ipv4_channels_checked_side_by_side(start_balance, backends):
+    """Idle sockets are kept per address family: an IPv6 and an IPv4
+    channel checked by the same threads both stay up, and a stopped IPv6
+    destination goes down."""
+    if not ipv6_available():
+        pytest.skip("no IPv6 loopback here")
+    v6 = backends.tag("V6", host=LOOP6)
+    v4 = backends.tag("V4")
+    dead6 = dead_port(host=LOOP6)
+    bal = start_balance(["--check-interval", str(INTERVAL), free_listen_port(),
+                         channel(v6, host=LOOP6), channel(v4), channel(dead6, host=LOOP6)])
+    wait_health(bal, 0, lambda r: is_up(r) and r["succ"] >= 4, 3, what="IPv6 checks passing")
+    wait_health(bal, 1, lambda r: is_up(r) and r["succ"] >= 4, 3, what="IPv4 checks passing")
+    wait_health(bal, 2, is_down, down_bound(), what="the stopped IPv6 destination down")
+    assert sorted(tags(bal.port, 2)) == ["V4", "V6"]
