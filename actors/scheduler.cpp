@@ -1,5 +1,9 @@
 #include "actors/scheduler.hpp"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "log/log.hpp"
 
 namespace balance {
@@ -21,6 +25,11 @@ std::string plural(uint32_t n, const char* word) {
 void scheduler_state::on_health_changed(uint32_t index,
                                         const std::string& because) {
   publish();
+  report_health_change(index, because);
+}
+
+void scheduler_state::report_health_change(uint32_t index,
+                                           const std::string& because) {
   auto& ch = policy.channels()[index];
   bool down = ch.health.down();
   log::notice("channel " + std::to_string(index) + " of group "
@@ -55,16 +64,24 @@ scheduler_actor::behavior_type scheduler(scheduler_pointer self, uint32_t group,
     [=](checked_atom, const std::vector<check_result>& results) {
       auto& st = self->state;
       auto now = health_clock::now();
+      // One publication for the batch, however many channels changed (a
+      // rack going dark): each copies the group's configuration.
+      std::vector<std::pair<uint32_t, std::string>> changed;
       for (auto& r : results) {
         if (!st.policy.on_check(r.channel, r.passed, r.why, now))
           continue;
         auto& h = st.policy.channels()[r.channel].health;
-        st.on_health_changed(
+        changed.emplace_back(
           r.channel, h.down() ? plural(h.failures, "consecutive check")
                                   + " failed (" + to_string(r.why) + ")"
                               : plural(h.successes, "consecutive check")
                                   + " passed");
       }
+      if (changed.empty())
+        return;
+      st.publish();
+      for (auto& [index, because] : changed)
+        st.report_health_change(index, because);
     },
     [=](observed_atom, uint32_t index, uint32_t consecutive, uint8_t raw_why) {
       auto& st = self->state;

@@ -29,6 +29,9 @@ struct scheduler_state {
   void publish() const { directory->publish(group, policy); }
   /// Publishes and logs a change of channel `index`'s health.
   void on_health_changed(uint32_t index, const std::string& because);
+  /// Logs a published change of channel `index`'s health and, if it went
+  /// down under --on-down shutdown, resets its connections.
+  void report_health_change(uint32_t index, const std::string& because);
 };
 
 using scheduler_pointer = scheduler_actor::stateful_pointer<scheduler_state>;

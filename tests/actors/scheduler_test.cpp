@@ -153,4 +153,34 @@ CAF_TEST(health results are published once they change state and call the hooks)
   run();
 }
 
+CAF_TEST(a batch that takes several channels down is published once) {
+  auto dir = std::make_shared<group_directory>(1);
+  group_policy policy;
+  policy.health.active = true;
+  policy.health.fall = 2;
+  for (uint32_t i = 0; i < 3; ++i)
+    policy.add(channel_address(0, i), 0);
+  // What each reset sees published: with one publication per batch, every
+  // channel the batch took down (one per change would show 1, then 2).
+  std::vector<std::size_t> down_seen;
+  scheduler_hooks hooks;
+  hooks.reset_channel = [&](uint32_t, uint32_t) {
+    std::size_t down = 0;
+    for (auto& ch : dir->view(0)->channels())
+      down += ch.health.down() ? 1 : 0;
+    down_seen.push_back(down);
+  };
+  dir->set_actor(0, sys.spawn(scheduler, uint32_t{0}, policy, dir.get(),
+                              hooks));
+  run();
+  check_result f0{0, false, check_error::timeout};
+  check_result f2{2, false, check_error::timeout};
+  dir->channels_checked(0, {f0, f2, f0, f2});
+  dispatch();
+  CAF_CHECK_EQUAL(down_seen, (std::vector<std::size_t>{2, 2}));
+  CAF_CHECK(dir->view(0)->channels()[1].in_rotation());
+  caf::anon_send_exit(dir->actor(0), caf::exit_reason::user_shutdown);
+  run();
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
