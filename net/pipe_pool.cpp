@@ -20,7 +20,7 @@ constexpr std::size_t max_pooled = 16;
 std::size_t max_in_use = 128;
 // A splice in takes what the socket holds, up to the pipe's slots: with
 // 1 MiB pipes (the default pipe-max-size) bulk costs about 0.8x the CPU
-// per GB of 256 KiB ones, 0.67x HAProxy's 64 KiB (docs/architecture.md,
+// per GB of 256 KiB ones, 0.67x HAProxy's (64 KiB; docs/architecture.md,
 // "Bulk against HAProxy's splice"). Only a thread's first few pipes are
 // that big: pipes count against the user's pipe quota by their slots
 // (pipe-user-pages-soft, 64 MiB), and past it an unprivileged user's
