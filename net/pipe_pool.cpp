@@ -18,13 +18,24 @@ constexpr std::size_t max_pooled = 16;
 // backend connects) never go short of descriptors because of them. At
 // most 128; less under a low descriptor limit (set_pipe_budget).
 std::size_t max_in_use = 128;
+// A splice in takes what the socket holds, up to the pipe's slots: with
+// 1 MiB pipes (the default pipe-max-size) bulk costs about 0.8x the CPU
+// per GB of 256 KiB ones, 0.67x HAProxy's (64 KiB; docs/architecture.md,
+// "Bulk against HAProxy's splice"). Only a thread's first few pipes are
+// that big: pipes count against the user's pipe quota by their slots
+// (pipe-user-pages-soft, 64 MiB), and past it an unprivileged user's
+// resizes fail and its new pipes get 8 KiB. 8 big ones per thread keep a
+// thread's worst case (all 128 lent) at 38 MiB of slots instead of 32.
+constexpr int big_pipe_size = 1024 * 1024;
+constexpr std::size_t max_big = 8;
 constexpr int pipe_size = 256 * 1024;
 
 struct thread_pool {
-  std::vector<std::pair<int, int>> free;
+  std::vector<std::tuple<int, int, bool>> free; ///< read, write, big
   std::size_t in_use = 0;
+  std::size_t big = 0; ///< big pipes lent or pooled
   ~thread_pool() {
-    for (auto [r, w] : free) {
+    for (auto [r, w, big] : free) {
       ::close(r);
       ::close(w);
     }
@@ -44,9 +55,10 @@ void set_pipe_budget(std::size_t per_thread) {
 
 void release_idle_pipes() {
   auto& pool = local_pool();
-  for (auto [r, w] : pool.free) {
+  for (auto [r, w, big] : pool.free) {
     ::close(r);
     ::close(w);
+    pool.big -= big;
   }
   pool.free.clear();
 }
@@ -58,7 +70,7 @@ bool pooled_pipe::acquire() {
   if (pool.in_use >= max_in_use)
     return false;
   if (!pool.free.empty()) {
-    std::tie(read_fd_, write_fd_) = pool.free.back();
+    std::tie(read_fd_, write_fd_, big_) = pool.free.back();
     pool.free.pop_back();
     ++pool.in_use;
     return true;
@@ -69,10 +81,13 @@ bool pooled_pipe::acquire() {
   ++pool.in_use;
   read_fd_ = fds[0];
   write_fd_ = fds[1];
-  // Four times the default: a quarter of the splice calls per byte. The
-  // pages are only pinned while bytes pass through. May fail (pipe-max-size,
-  // per-user pipe quota): the default size then.
-  ::fcntl(write_fd_, F_SETPIPE_SZ, pipe_size);
+  // 4 or 16 times the default. The pages are only pinned while bytes pass
+  // through. May fail (pipe-max-size, per-user pipe quota): smaller then.
+  big_ = pool.big < max_big
+         && ::fcntl(write_fd_, F_SETPIPE_SZ, big_pipe_size) >= 0;
+  pool.big += big_;
+  if (!big_)
+    ::fcntl(write_fd_, F_SETPIPE_SZ, pipe_size);
   return true;
 }
 
@@ -82,10 +97,11 @@ void pooled_pipe::reset(bool holds_bytes) {
   auto& pool = local_pool();
   --pool.in_use;
   if (!holds_bytes && pool.free.size() < max_pooled) {
-    pool.free.emplace_back(read_fd_, write_fd_);
+    pool.free.emplace_back(read_fd_, write_fd_, big_);
   } else {
     ::close(read_fd_);
     ::close(write_fd_);
+    pool.big -= big_;
   }
   read_fd_ = write_fd_ = -1;
 }

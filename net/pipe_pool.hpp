@@ -37,6 +37,7 @@ public:
 private:
   int read_fd_ = -1;
   int write_fd_ = -1;
+  bool big_ = false; ///< one of the thread's few 1 MiB pipes
 };
 
 } // namespace balance::net

@@ -8,7 +8,7 @@ namespace balance::net {
 
 namespace {
 
-// One splice asks for this much; the pipe takes what fits (256 KiB).
+// One splice asks for this much; the pipe takes what fits (1 MiB or less).
 constexpr std::size_t splice_request = 1 << 20;
 // A splice that moves less than this means the messages are small again:
 // copying them costs one syscall less per message (no EAGAIN splice).

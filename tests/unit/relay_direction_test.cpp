@@ -5,6 +5,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fcntl.h>
+#include <fstream>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <string>
@@ -196,6 +198,30 @@ TEST_CASE("a pipe still holding bytes is closed, not lent out again",
   pooled_pipe next;
   REQUIRE(next.acquire());
   CHECK(next.read_fd() == lent); // an empty one goes back to the pool
+}
+
+TEST_CASE("a thread's first 8 pipes hold 1 MiB, the rest 256 KiB",
+          "[relay_direction]") {
+  std::ifstream max_file("/proc/sys/fs/pipe-max-size");
+  long max_size = 0;
+  max_file >> max_size;
+  int first = 0, ninth = 0, again = 0;
+  std::thread([&] { // a thread of its own: a pool of its own
+    pooled_pipe pipes[9];
+    for (auto& p : pipes)
+      REQUIRE(p.acquire());
+    first = ::fcntl(pipes[0].write_fd(), F_GETPIPE_SZ);
+    ninth = ::fcntl(pipes[8].write_fd(), F_GETPIPE_SZ);
+    pipes[0].reset(true); // closed: a big one may be made again
+    pooled_pipe next;
+    REQUIRE(next.acquire());
+    again = ::fcntl(next.write_fd(), F_GETPIPE_SZ);
+  }).join();
+  if (max_size >= 1 << 20) {
+    CHECK(first == 1 << 20);
+    CHECK(again == 1 << 20);
+  }
+  CHECK(ninth <= 256 * 1024);
 }
 
 TEST_CASE("a bulk direction reads on past an urgent mark with a FIN behind",
