@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "log/log.hpp"
+#include "net/bind_local.hpp"
 #include "net/connect_error.hpp"
 
 namespace balance::net {
@@ -59,14 +60,7 @@ void connection::do_connect(const endpoint& target, slot_lease lease,
   backend_.watch(ctx_, fd, ec);
   if (!ec && settings_->out_bind) {
     step = "bind()";
-    // Without this, bind() picks the local port before the destination is
-    // known and every outgoing connection burns one of ~28k ephemeral ports.
-    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    sockaddr_storage local{};
-    auto local_ep = *settings_->out_bind;
-    local_ep.port = 0;
-    auto local_len = to_sockaddr(local_ep, &local);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0)
+    if (!bind_local_address(fd, *settings_->out_bind))
       ec = last_error();
   }
   if (!ec) {

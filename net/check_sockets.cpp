@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/bind_local.hpp"
+
 namespace balance::net {
 
 check_sockets::check_sockets(bool plain, std::optional<endpoint> out_bind)
@@ -60,13 +62,7 @@ int check_sockets::open(int family) {
   if (out_bind_) {
     // Bound once: the address stays with the socket across checks, the
     // port is the kernel's pick at each connect.
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-    sockaddr_storage local{};
-    auto local_ep = *out_bind_;
-    local_ep.port = 0;
-    auto local_len = to_sockaddr(local_ep, &local);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), local_len) < 0) {
+    if (!bind_local_address(fd, *out_bind_)) {
       int err = errno;
       ::close(fd);
       errno = err;
