@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include <asio/post.hpp>
 
 #include "log/log.hpp"
@@ -138,49 +140,60 @@ int open_sibling_listener(int listen_fd) {
 
 acceptor::acceptor(asio::io_context& ctx, int listen_fd,
                    accept_handler on_accept)
-  : context_(ctx), socket_(ctx.get_executor()), backoff_(ctx.get_executor()),
-    on_accept_(std::move(on_accept)) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  socket_.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6()
-                                          : asio::ip::tcp::v4(),
-                 listen_fd);
+  : context_(ctx), listen_fd_(listen_fd), watch_(&acceptor::on_events, this),
+    backoff_(ctx.get_executor()), on_accept_(std::move(on_accept)) {}
+
+acceptor::~acceptor() {
+  if (listen_fd_ >= 0)
+    ::close(listen_fd_); // never started
 }
 
 void acceptor::start() {
-  asio::post(socket_.get_executor(), [this] { do_wait(); });
+  std::error_code ec;
+  watch_.watch_listener(context_, std::exchange(listen_fd_, -1), ec);
+  if (ec) {
+    log::error("cannot watch the listening socket: " + ec.message());
+    return;
+  }
+  asio::post(context_, [this] { do_accept(); });
 }
 
 void acceptor::stop(std::function<void()> closed, bool take_backlog) {
-  asio::post(socket_.get_executor(), [this, closed = std::move(closed),
-                                      take_backlog] {
-    std::error_code ig;
+  asio::post(context_, [this, closed = std::move(closed), take_backlog] {
     backoff_.cancel();
     // The backlog is at most SOMAXCONN deep; the bound only guards against
     // a flood arriving as fast as it is taken.
-    if (take_backlog && socket_.is_open())
+    if (take_backlog && watch_.is_open())
       accept_batch(8 * accept_batch_size);
-    socket_.close(ig);
+    watch_.close();
+    if (listen_fd_ >= 0)
+      ::close(std::exchange(listen_fd_, -1));
     if (closed)
       closed();
   });
 }
 
-void acceptor::do_wait() {
-  socket_.async_wait(asio::socket_base::wait_read,
-                     [this](std::error_code ec) { on_readable(ec); });
+void acceptor::on_events(void* self, socket_watch&) {
+  static_cast<acceptor*>(self)->do_accept();
 }
 
-void acceptor::on_readable(std::error_code ec) {
-  if (ec || !socket_.is_open())
+void acceptor::do_accept() {
+  if (!watch_.is_open() || backing_off_)
     return;
-  if (accept_batch(accept_batch_size))
-    do_wait();
+  switch (accept_batch(accept_batch_size)) {
+  case batch_end::drained:
+    break;
+  case batch_end::full:
+    asio::post(context_, [this] { do_accept(); });
+    break;
+  case batch_end::failed:
+    do_backoff();
+    break;
+  }
 }
 
-bool acceptor::accept_batch(int limit) {
-  int lfd = socket_.native_handle();
+acceptor::batch_end acceptor::accept_batch(int limit) {
+  int lfd = watch_.fd();
   for (int i = 0; i < limit; ++i) {
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
@@ -189,7 +202,7 @@ bool acceptor::accept_batch(int limit) {
     if (fd < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK)
-        break;
+        return batch_end::drained;
       if (err == EINTR || err == ECONNABORTED || err == EPROTO)
         continue;
       ++accept_errors_;
@@ -202,22 +215,25 @@ bool acceptor::accept_batch(int limit) {
                    + " (backing off; accept errors so far: "
                    + std::to_string(accept_errors_.load()) + ")");
       }
-      do_backoff();
-      return false;
+      return batch_end::failed;
     }
     // TCP_NODELAY and SO_KEEPALIVE come from the listening socket.
     on_accept_(context_, fd, from_sockaddr(&ss));
   }
-  return true;
+  return batch_end::full;
 }
 
 void acceptor::do_backoff() {
   // Out of descriptors: the pending client stays in the backlog until some
   // connection ends; waiting instead of spinning keeps the rest served.
+  // Edges meanwhile are ignored: the retry looks at the whole backlog.
+  backing_off_ = true;
   backoff_.expires_after(emfile_backoff);
   backoff_.async_wait([this](std::error_code ec) {
-    if (!ec)
-      do_wait();
+    if (ec)
+      return;
+    backing_off_ = false;
+    do_accept();
   });
 }
 

@@ -3,18 +3,21 @@
 // waits on its own SO_REUSEPORT sibling of the socket), in batches; a client
 // stays on the thread that accepted it. Survives EMFILE/ENFILE by backing
 // off.
+//
+// The socket sits in the thread's epoll set once, edge-triggered (a
+// socket_watch): an Asio async_wait costs an epoll_ctl(MOD) to re-arm it
+// after every batch.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <string>
 
-#include <asio/basic_socket_acceptor.hpp>
 #include <asio/io_context.hpp>
-#include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "core/endpoint.hpp"
+#include "net/socket_watch.hpp"
 #include "net/timer.hpp"
 
 namespace balance::net {
@@ -45,8 +48,13 @@ public:
 
   /// Takes ownership of `listen_fd` (pass a dup per io_context).
   acceptor(asio::io_context& ctx, int listen_fd, accept_handler on_accept);
+  ~acceptor();
 
-  /// Starts accepting (thread-safe: posts to the acceptor's context).
+  acceptor(const acceptor&) = delete;
+  acceptor& operator=(const acceptor&) = delete;
+
+  /// Starts accepting (thread-safe: the socket joins the io thread's epoll
+  /// set at once, the first batch is posted to that thread).
   void start();
   /// Closes the listening socket on the acceptor's io thread, then calls
   /// `closed` there (thread-safe; returns at once: that thread may be busy
@@ -59,17 +67,21 @@ public:
   uint64_t accept_errors() const { return accept_errors_.load(); }
 
 private:
-  void do_wait();
-  void on_readable(std::error_code ec);
+  enum class batch_end { drained, full, failed };
+
+  static void on_events(void* self, socket_watch& watch);
+  /// Accepts a batch; as the socket is edge-triggered, a full batch posts
+  /// the next one (no new edge comes for clients already waiting).
+  void do_accept();
   void do_backoff();
-  /// Accepts up to `limit` clients now; false once accept() fails with
-  /// something other than "none left" (EAGAIN).
-  bool accept_batch(int limit);
+  /// Accepts up to `limit` clients now.
+  batch_end accept_batch(int limit);
 
   asio::io_context& context_;
-  asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>
-    socket_;
+  int listen_fd_; ///< owned; watched once start() ran on the io thread
+  socket_watch watch_;
   timer_type backoff_;
+  bool backing_off_ = false;
   accept_handler on_accept_;
   std::atomic<uint64_t> accept_errors_{0};
   std::chrono::steady_clock::time_point last_report_{};

@@ -61,10 +61,37 @@ void socket_watch::watch(asio::io_context& ctx, int fd, std::error_code& ec) {
   }
 }
 
+void socket_watch::watch_listener(asio::io_context& ctx, int fd,
+                                  std::error_code& ec) {
+  close();
+  fd_ = fd;
+  epoll_fd_ = epoll_fd_of(ctx);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE;
+  ev.data.ptr = static_cast<asio::detail::scheduler_operation*>(this);
+  int rc = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  if (rc < 0 && errno == EINVAL) {
+    // A kernel before 4.5: every thread wakes for a shared socket then.
+    ev.events &= ~EPOLLEXCLUSIVE;
+    rc = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  if (rc < 0) {
+    ec = {errno, std::system_category()};
+    epoll_fd_ = -1;
+    close();
+  }
+}
+
 void socket_watch::close() {
-  if (fd_ >= 0)
+  if (fd_ >= 0) {
+    if (epoll_fd_ >= 0) {
+      epoll_event ev{}; // (ignored; kernels before 2.6.9 wanted one)
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd_, &ev);
+    }
     ::close(fd_);
+  }
   fd_ = -1;
+  epoll_fd_ = -1;
 }
 
 void socket_watch::on_events(void* scheduler,

@@ -49,9 +49,16 @@ public:
   /// of `ctx`, whose thread must be the caller's and its only one. On
   /// failure `fd` is closed.
   void watch(asio::io_context& ctx, int fd, std::error_code& ec);
-  /// Closes the socket, which also takes it out of the epoll set: the
-  /// descriptor is never duplicated nor inherited (SOCK_CLOEXEC, no fork
-  /// once serving), so this is its last reference.
+  /// Watches a listening socket for new clients, edge-triggered; from any
+  /// thread. Each io thread's epoll set may hold the same socket (a dup of
+  /// it, where SO_REUSEPORT siblings are refused): EPOLLEXCLUSIVE then has
+  /// a new client wake one thread waiting in epoll_wait, not all of them.
+  /// As the socket may live on in other dups, close() takes it out of this
+  /// epoll set itself.
+  void watch_listener(asio::io_context& ctx, int fd, std::error_code& ec);
+  /// Closes the socket, which also takes a relay socket out of the epoll
+  /// set: its descriptor is never duplicated nor inherited (SOCK_CLOEXEC,
+  /// no fork once serving), so this is its last reference.
   void close();
 
   int fd() const { return fd_; }
@@ -81,6 +88,7 @@ private:
   handler handler_;
   void* owner_;
   int fd_ = -1;
+  int epoll_fd_ = -1; ///< a listener's epoll set, left explicitly at close
 };
 
 } // namespace balance::net

@@ -106,3 +106,116 @@ TEST_CASE("out of descriptors the acceptor backs off, then resumes",
   io.join();
   ::close(client);
 }
+
+namespace {
+
+sockaddr_in address_of(int listen_fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  REQUIRE(::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len)
+          == 0);
+  return addr;
+}
+
+/// Opens `n` connections to `addr` (the kernel completes each handshake
+/// into the listener's backlog) and returns their descriptors.
+std::vector<int> connect_many(const sockaddr_in& addr, int n) {
+  std::vector<int> clients;
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr),
+                      sizeof(addr))
+            == 0);
+    clients.push_back(fd);
+  }
+  return clients;
+}
+
+void close_all(std::vector<int>& fds) {
+  for (int fd : fds)
+    ::close(fd);
+  fds.clear();
+}
+
+} // namespace
+
+// The socket is edge-triggered: no new edge comes for clients that wait
+// behind a full batch, so the acceptor must come back for them itself.
+TEST_CASE("a backlog longer than one batch is accepted in full",
+          "[acceptor]") {
+  std::string error;
+  int listen_fd = balance::net::open_listener("127.0.0.1", 0, false, error);
+  REQUIRE(listen_fd >= 0);
+  auto addr = address_of(listen_fd);
+  auto clients = connect_many(addr, 200); // queued before the acceptor runs
+
+  asio::io_context ctx;
+  auto work = asio::make_work_guard(ctx);
+  std::atomic<int> accepted{0};
+  acceptor acc(ctx, listen_fd,
+               [&](asio::io_context&, int fd, const balance::endpoint&) {
+                 ::close(fd);
+                 ++accepted;
+               });
+  std::thread io([&] { ctx.run(); });
+  acc.start();
+  CHECK(eventually([&] { return accepted == 200; }));
+  auto more = connect_many(addr, 3); // and the edges still come after
+  CHECK(eventually([&] { return accepted == 203; }));
+  acc.stop([] {});
+  work.reset();
+  io.join();
+  close_all(clients);
+  close_all(more);
+}
+
+// Where SO_REUSEPORT siblings are refused every io thread watches a dup of
+// one socket. One acceptor closing must leave the socket in the others'
+// epoll sets and take it out of its own (the socket lives on in the dups,
+// so closing the descriptor alone would not): events for a destroyed
+// acceptor would be a use after free (ASan).
+TEST_CASE("acceptors sharing one socket each take clients, and one can go",
+          "[acceptor]") {
+  std::string error;
+  int listen_fd = balance::net::open_listener("127.0.0.1", 0, false, error);
+  REQUIRE(listen_fd >= 0);
+  auto addr = address_of(listen_fd);
+
+  asio::io_context ctx_a, ctx_b;
+  auto work_a = asio::make_work_guard(ctx_a);
+  auto work_b = asio::make_work_guard(ctx_b);
+  std::atomic<int> by_a{0}, by_b{0};
+  auto counting = [](std::atomic<int>& n) {
+    return [&n](asio::io_context&, int fd, const balance::endpoint&) {
+      ::close(fd);
+      ++n;
+    };
+  };
+  auto acc_a = std::make_unique<acceptor>(ctx_a, listen_fd, counting(by_a));
+  acceptor acc_b(ctx_b, ::dup(listen_fd), counting(by_b));
+  std::thread io_a([&] { ctx_a.run(); });
+  std::thread io_b([&] { ctx_b.run(); });
+  acc_a->start();
+  acc_b.start();
+
+  auto clients = connect_many(addr, 50);
+  CHECK(eventually([&] { return by_a + by_b == 50; }));
+
+  std::atomic<bool> a_closed{false};
+  acc_a->stop([&] { a_closed = true; });
+  REQUIRE(eventually([&] { return a_closed.load(); }));
+  acc_a.reset();
+  int b_before = by_b;
+  auto more = connect_many(addr, 20);
+  CHECK(eventually([&] { return by_b == b_before + 20; }));
+  CHECK(by_a + by_b == 70);
+
+  acc_b.stop([] {});
+  work_a.reset();
+  work_b.reset();
+  io_a.join();
+  io_b.join();
+  close_all(clients);
+  close_all(more);
+}
