@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/ab_rate.py: connection rate of a few proxies, run after run in turn.
 
-    bench/ab_rate.py [--variant NAME=BINARY [ARGS...]]... [--haproxy]
+    bench/ab_rate.py [--variant NAME=BINARY [ARGS...]]... [--haproxy] [--nginx] [--pen]
                      [--connections 50,10,1] [--rounds 8] [--duration 2]
 
 Unlike bench/run, every contender is started once and stays up, and the
@@ -48,6 +48,8 @@ def parse_args(argv):
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=BINARY [ARGS]",
                     help="a balance binary (and extra arguments) to compare; repeatable")
     ap.add_argument("--haproxy", action="store_true", help="HAProxy too (bench/run's configuration)")
+    ap.add_argument("--nginx", action="store_true", help="nginx stream too (bench/run's configuration)")
+    ap.add_argument("--pen", action="store_true", help="pen too (bench/run's configuration)")
     ap.add_argument("--connections", default="50", help="comma-separated wrk -c values (default 50)")
     ap.add_argument("--rounds", type=int, default=8, help="runs per contender and connection count")
     ap.add_argument("--duration", type=int, default=2, help="seconds per wrk run")
@@ -57,7 +59,7 @@ def parse_args(argv):
     ap.add_argument("--quiet", type=float, default=0.08,
                     help="wait for the machine to be busy under this share before a run")
     args = ap.parse_args(argv)
-    if not args.variant and not args.haproxy:
+    if not args.variant and not (args.haproxy or args.nginx or args.pen):
         args.variant = ["balance=" + os.path.normpath(os.path.join(HERE, "..", "build", "balance"))]
         args.haproxy = True
     args.connections = [int(c) for c in args.connections.split(",")]
@@ -119,11 +121,13 @@ def main(argv):
             proc = ctx.procs.start(name, full, env=env, cwd=rt)
             br.wait_port(port, 10, proc, name)
             contenders.append((name, port, proc))
-        if args.haproxy:
+        for wanted, peer in ((args.haproxy, br.HAProxy), (args.nginx, br.Nginx), (args.pen, br.Pen)):
+            if not wanted:
+                continue
             port = ctx.ports.get()
-            proc = br.HAProxy(ctx).start(port, backends, "ab")
-            br.wait_port(port, 10, proc, "haproxy")
-            contenders.append(("haproxy", port, proc))
+            proc = peer(ctx).start(port, backends, "ab")
+            br.wait_port(port, 10, proc, peer.name)
+            contenders.append((peer.name, port, proc))
         fixed = [ctx.backends.http_proc]
         for conns in args.connections:
             res = {name: [] for name, _, _ in contenders}
