@@ -159,7 +159,8 @@ void acceptor::start() {
 }
 
 void acceptor::stop(std::function<void()> closed, bool take_backlog) {
-  asio::post(context_, [this, closed = std::move(closed), take_backlog] {
+  asio::post(context_, [this, closed = std::move(closed),
+                         take_backlog]() mutable {
     backoff_.cancel();
     // The backlog is at most SOMAXCONN deep; the bound only guards against
     // a flood arriving as fast as it is taken.
@@ -168,8 +169,12 @@ void acceptor::stop(std::function<void()> closed, bool take_backlog) {
     watch_.close();
     if (listen_fd_ >= 0)
       ::close(std::exchange(listen_fd_, -1));
+    // Events collected before the close, a batch posted after a full one
+    // and the cancelled backoff may still be queued behind this handler,
+    // each with this acceptor: `closed` lets the owner destroy it, so it
+    // runs only after them.
     if (closed)
-      closed();
+      asio::post(context_, std::move(closed));
   });
 }
 

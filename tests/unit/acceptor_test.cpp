@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <asio/executor_work_guard.hpp>
+#include <asio/post.hpp>
 
 #include "net/acceptor.hpp"
 
@@ -218,4 +219,44 @@ TEST_CASE("acceptors sharing one socket each take clients, and one can go",
   io_b.join();
   close_all(clients);
   close_all(more);
+}
+
+// The owner may destroy the acceptor as soon as `closed` runs. A client
+// that came while the io thread was busy is collected from epoll after the
+// stop was queued, and that event runs after the stop: it must still find
+// the acceptor (a use after free otherwise, which ASan reports).
+TEST_CASE("an event queued behind the stop runs before closed is reported",
+          "[acceptor]") {
+  std::string error;
+  int listen_fd = balance::net::open_listener("127.0.0.1", 0, false, error);
+  REQUIRE(listen_fd >= 0);
+  auto addr = address_of(listen_fd);
+
+  asio::io_context ctx;
+  auto work = asio::make_work_guard(ctx);
+  auto acc = std::make_unique<acceptor>(
+    ctx, listen_fd,
+    [](asio::io_context&, int fd, const balance::endpoint&) { ::close(fd); });
+  std::thread io([&] { ctx.run(); });
+  acc->start();
+
+  // Hold the io thread, queue the stop behind it, then make the listening
+  // socket readable: its event is collected after the stop was queued.
+  std::atomic<bool> holding{false}, release{false}, closed{false};
+  asio::post(ctx, [&] {
+    holding = true;
+    while (!release)
+      std::this_thread::yield();
+  });
+  REQUIRE(eventually([&] { return holding.load(); }));
+  acc->stop([&] {
+    acc.reset(); // as the listener actor may, once every acceptor closed
+    closed = true;
+  });
+  auto clients = connect_many(addr, 1);
+  release = true;
+  CHECK(eventually([&] { return closed.load(); }));
+  work.reset();
+  io.join();
+  close_all(clients);
 }
