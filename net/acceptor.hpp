@@ -78,7 +78,7 @@ private:
   batch_end accept_batch(int limit);
 
   asio::io_context& context_;
-  int listen_fd_; ///< owned; watched once start() ran on the io thread
+  int listen_fd_; ///< owned until start() hands it to watch_
   socket_watch watch_;
   timer_type backoff_;
   bool backing_off_ = false;
