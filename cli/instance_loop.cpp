@@ -63,9 +63,14 @@ void report_status(instance_loop& loop) {
   if (loop.life->handed_over())
     return; // the new process speaks for the instance
   auto live = std::to_string(loop.registry->size());
-  sd_notify_state(loop.life->draining()
-                    ? "STATUS=draining: " + live + " connections left"
-                    : "STATUS=" + live + " connections");
+  auto status = loop.life->draining()
+                  ? "STATUS=draining: " + live + " connections left"
+                  : "STATUS=" + live + " connections";
+  // Only news: an idle instance does not fill the reader's queue. No wait
+  // for a reader that lags: the next round tries again.
+  if (status != loop.status_sent
+      && sd_notify_state(status, std::chrono::milliseconds(0)))
+    loop.status_sent = std::move(status);
 }
 
 } // namespace

@@ -28,6 +28,7 @@ struct instance_loop {
   net::connection_registry* registry = nullptr;
   const lifecycle* life = nullptr;
   std::string secret;
+  std::string status_sent; ///< the last STATUS systemd took
 };
 
 /// Blocks the signals the loop takes (every thread started later inherits

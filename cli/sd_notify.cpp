@@ -1,7 +1,9 @@
 #include "cli/sd_notify.hpp"
 
+#include <cerrno>
 #include <cstddef>
 #include <fcntl.h>
+#include <poll.h>
 #include <cstdlib>
 #include <cstring>
 #include <sys/socket.h>
@@ -10,7 +12,8 @@
 
 namespace balance::cli {
 
-bool sd_notify_state(const std::string& state) {
+bool sd_notify_state(const std::string& state,
+                     std::chrono::milliseconds patience) {
   const char* path = std::getenv("NOTIFY_SOCKET");
   if (!path || !*path)
     return true;
@@ -22,13 +25,34 @@ bool sd_notify_state(const std::string& state) {
   std::memcpy(sa.sun_path, path, len);
   if (sa.sun_path[0] == '@')
     sa.sun_path[0] = '\0'; // abstract namespace
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // Non-blocking and connected: a datagram to a reader whose queue is full
+  // (systemd busy, a supervisor that reads late) would otherwise wait in
+  // sendto() for as long as nobody reads, and the main loop that sends
+  // STATUS would stop taking signals. Connected, poll() waits on that
+  // reader's queue.
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return false;
   auto addr_len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
-  bool ok = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
-                     reinterpret_cast<sockaddr*>(&sa), addr_len)
-            == static_cast<ssize_t>(state.size());
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), addr_len) == 0) {
+    auto deadline = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+      auto n = ::send(fd, state.data(), state.size(), MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(state.size())) {
+        ok = true;
+        break;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (n >= 0 || errno != EAGAIN || left.count() <= 0)
+        break;
+      pollfd room{fd, POLLOUT, 0};
+      ::poll(&room, 1, static_cast<int>(left.count()));
+    }
+  }
   ::close(fd);
   return ok;
 }

@@ -5,14 +5,19 @@
 // (socket activation) or by the process an upgrade replaces.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 namespace balance::cli {
 
 /// Sends `state` (e.g. "READY=1", "STOPPING=1", "STATUS=...") if
-/// $NOTIFY_SOCKET is set; false if it is set and the send failed.
-bool sd_notify_state(const std::string& state);
+/// $NOTIFY_SOCKET is set; false if it is set and the send failed, or the
+/// reader's queue stayed full for `patience` (the notice is dropped then:
+/// never blocks for longer).
+bool sd_notify_state(const std::string& state,
+                     std::chrono::milliseconds patience =
+                       std::chrono::seconds(1));
 
 /// $LISTEN_FDNAMES of the control doors an upgrade passes on; every other
 /// name (systemd's default is the socket unit's) is a proxy listener.

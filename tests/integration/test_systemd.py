@@ -45,6 +45,48 @@ def test_ready_and_stopping_are_notified(env, backends, workdir):
         sock.close()
 
 
+def test_a_notify_socket_nobody_reads_does_not_hold_the_daemon(env, backends, workdir):
+    """A reader whose queue is full (systemd busy, a supervisor reading
+    late) costs notices, not the daemon: it serves, answers control and
+    stops on SIGTERM."""
+    be = backends.echo()
+    path = os.path.join(workdir, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    filler.connect(path)
+    filler.setblocking(False)
+    queued = 0
+    while queued < 100_000:  # net.unix.max_dgram_qlen: 10 here, 512 under systemd
+        try:
+            filler.send(b"X-FILLER=1")
+        except BlockingIOError:
+            break
+        queued += 1
+    assert 0 < queued < 100_000, queued
+    port = free_listen_port()
+    p = subprocess.Popen([BALANCE_BIN, "-f", str(port), channel(be)], env=dict(env, NOTIFY_SOCKET=path),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: is_listening(port), 15, what="the listener")
+        s = connect(port)
+        assert echo_roundtrip(s, b"served") == b"served"
+        s.close()
+        rc, out, err = run_ctl("show", port, env)
+        assert rc == 0 and len(parse_show(out)) == 1, (rc, out, err)
+        # Blocked in a send to the full queue, the main loop would never
+        # take the signal.
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(scaled(10)) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(5)
+        filler.close()
+        sock.close()
+
+
 def test_socket_activation_uses_the_passed_listener(env, backends):
     """The test binds the port itself (no SO_REUSEPORT), so balance could
     not bind it: it serves only if it takes descriptor 3 as its listener."""
