@@ -222,12 +222,12 @@ int run_instance(const options& opts, instance_start& start,
     settle_after_handover(*start.handed, opts.foreground);
   // Under systemd (Type=notify): listening and controllable from here on;
   // after an upgrade, systemd follows this process (MAINPID).
-  const std::string first_status = "STATUS=0 connections";
-  bool ready_sent = sd_notify_state("READY=1\n" + first_status + "\nMAINPID="
-                                    + std::to_string(::getpid()));
+  sd_notify_state("READY=1\nSTATUS=0 connections\nMAINPID="
+                  + std::to_string(::getpid()));
 
+  // (No STATUS sent yet for the loop: its first round repeats READY's.)
   loop = {loop.stop_signals, &killed, &control, &sys, listener, &registry,
-          life.get(), ccfg.secret, ready_sent ? first_status : std::string()};
+          life.get(), ccfg.secret, {}};
   run_until_stopped(loop);
   end_pending_successor(*upgrade);
   if (metrics)
